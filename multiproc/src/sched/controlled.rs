@@ -1,0 +1,551 @@
+//! The controlled scheduler: one process at a time, chosen by a seeded
+//! strategy at every scheduling point.
+//!
+//! A *control block* in shared memory is made before any child starts. It
+//! holds one slot per process (the program itself is slot 0) and a token:
+//! the number of the slot allowed to run. A process runs only while it holds
+//! the token; at each scheduling point it asks the strategy who runs next
+//! and, if that is someone else, hands the token over (a futex wake) and
+//! waits for it to come back (a futex wait).
+//!
+//! Because only the token holder ever runs, waiting can be modelled instead
+//! of done: a process that finds a lock taken or a queue empty marks itself
+//! *blocked on* that object and passes the token on; releasing the lock or
+//! putting an item marks it runnable again. So when the holder blocks and no
+//! slot is runnable while some are still alive, the program is deadlocked,
+//! and that is known at once, with who waits for what, without a timeout.
+//!
+//! Every choice made when more than one process could run is logged. The
+//! log, written out by [`schedule`], replays the run exactly: the same
+//! program given the same choices makes the same operations in the same
+//! order.
+//!
+//! Strategies:
+//! - `random`: at every point, any runnable process, uniformly.
+//! - `pctN`: PCT (probabilistic concurrency testing) of depth N: each
+//!   process gets a random priority and the highest runnable one runs;
+//!   at N-1 random steps the running process drops to the lowest priority.
+//!   Bugs that need few, well-placed preemptions are found often.
+
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering::*};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use super::perturb::splitmix;
+use super::{Mode, Op, OpKind};
+use crate::process::current_pid;
+use crate::shm::Shared;
+use crate::trace::ObjectId;
+
+/// How the next process is picked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// Uniformly among the runnable processes, at every point.
+    Random,
+    /// PCT with this depth (the number of priority changes plus one).
+    Pct(u32),
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Strategy::Random => write!(f, "random"),
+            Strategy::Pct(d) => write!(f, "pct{d}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Strategy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Strategy, String> {
+        match s {
+            "random" => Ok(Strategy::Random),
+            _ => s
+                .strip_prefix("pct")
+                .and_then(|d| d.parse().ok())
+                .filter(|&d| d >= 1)
+                .map(Strategy::Pct)
+                .ok_or_else(|| format!("unknown strategy {s:?}: expected random or pctN (N >= 1)")),
+        }
+    }
+}
+
+/// At most this many processes take part in one controlled run.
+pub const MAX_PROCESSES: usize = 16;
+const MAX_DECISIONS: usize = 1 << 16;
+const PCT_STEPS: u64 = 2_000;
+const MAX_DEPTH: usize = 8;
+
+// A slot's state; 0 means unused.
+const RUNNABLE: u32 = 1;
+const BLOCKED: u32 = 2;
+const DONE: u32 = 3;
+
+/// Objects above this are "the process in slot N" (for join).
+const PROCESS_TAG: u32 = 0x8000_0000;
+
+struct Slot {
+    pid: AtomicI32,
+    state: AtomicU32,
+    blocked_on: AtomicU32,
+    /// What the process last announced at a scheduling point.
+    last_kind: AtomicU8,
+    last_object: AtomicU32,
+    priority: AtomicU64,
+}
+
+struct Control {
+    /// The slot allowed to run: the token, and the futex word.
+    current: AtomicI32,
+    slots_used: AtomicU32,
+    slots: [Slot; MAX_PROCESSES],
+    strategy: AtomicU32, // 0 random, N = pct depth N
+    rng: AtomicU64,
+    steps: AtomicU64,
+    change_points: [AtomicU64; MAX_DEPTH],
+    changes_done: AtomicU32,
+    replaying: AtomicU32,
+    replay_len: AtomicU64,
+    replay: [AtomicU8; MAX_DECISIONS],
+    decisions: AtomicU64,
+    log: [AtomicU8; MAX_DECISIONS],
+}
+
+static CONTROL: OnceLock<Shared<Control>> = OnceLock::new();
+static MY_SLOT: AtomicI32 = AtomicI32::new(-1);
+static DEADLOCK_HANDLER: OnceLock<fn(&[Stuck])> = OnceLock::new();
+
+/// The exit code of the process that finds the program deadlocked, after it
+/// has told the deadlock handler and killed the others.
+pub const DEADLOCK_EXIT_CODE: i32 = 86;
+
+/// A process found waiting when nobody could run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stuck {
+    /// Its pid.
+    pub pid: i32,
+    /// Its slot (0 is the program itself, 1.. its children in start order).
+    pub slot: usize,
+    /// What it was doing when it blocked.
+    pub op: OpKind,
+    /// The object it waits for: a lock, a queue, or (when joining) the
+    /// pid of the child it waits for.
+    pub object: ObjectId,
+    /// Set when `object` is a child's pid (the process waits in `join`).
+    pub joining: bool,
+}
+
+/// Sets what a deadlocked program does before it ends: typically, write
+/// the stuck processes into a report. Runs in whichever process found the
+/// deadlock.
+pub fn set_deadlock_handler(handler: fn(&[Stuck])) {
+    let _ = DEADLOCK_HANDLER.set(handler);
+}
+
+fn control() -> Option<&'static Control> {
+    CONTROL.get().map(|c| &**c)
+}
+
+pub(super) fn init(mode: &Mode) -> io::Result<()> {
+    // SAFETY: every field is an atomic integer or an array of them.
+    let shared = unsafe { Shared::<Control>::zeroed() }?;
+    let c = &*shared;
+    match mode {
+        Mode::Controlled { strategy, seed } => {
+            c.rng.store(splitmix(*seed) | 1, Relaxed);
+            if let Strategy::Pct(depth) = strategy {
+                let depth = (*depth as usize).min(MAX_DEPTH);
+                c.strategy.store(depth as u32, Relaxed);
+                for cp in c.change_points.iter().take(depth - 1) {
+                    cp.store(1 + next_random(c) % PCT_STEPS, Relaxed);
+                }
+            }
+        }
+        Mode::Replay { schedule } => {
+            let choices = parse_schedule(schedule).map_err(io::Error::other)?;
+            if choices.len() > MAX_DECISIONS {
+                return Err(io::Error::other("schedule too long"));
+            }
+            for (cell, &slot) in c.replay.iter().zip(&choices) {
+                cell.store(slot, Relaxed);
+            }
+            c.replay_len.store(choices.len() as u64, Relaxed);
+            c.replaying.store(1, Relaxed);
+        }
+        _ => unreachable!("init is only called for controlled modes"),
+    }
+    // The program itself is slot 0 and starts with the token.
+    c.slots[0].pid.store(current_pid(), Relaxed);
+    c.slots[0].state.store(RUNNABLE, Relaxed);
+    c.slots[0].priority.store(next_random(c) | 1 << 63, Relaxed);
+    c.slots_used.store(1, Relaxed);
+    c.current.store(0, Release);
+    MY_SLOT.store(0, Relaxed);
+    CONTROL
+        .set(shared)
+        .map_err(|_| io::Error::other("the scheduler was already configured"))
+}
+
+/// Whether the calling process takes part in the controlled run.
+pub(super) fn registered() -> bool {
+    let slot = MY_SLOT.load(Relaxed);
+    match control() {
+        Some(c) if slot >= 0 => c.slots[slot as usize].pid.load(Relaxed) == current_pid(),
+        _ => false,
+    }
+}
+
+fn me() -> usize {
+    MY_SLOT.load(Relaxed) as usize
+}
+
+pub(super) fn point(op: Op) {
+    if !registered() {
+        return;
+    }
+    let c = control().expect("registered");
+    let me = me();
+    announce(c, me, op);
+    match choose(c, me) {
+        Some(next) if next != me => {
+            hand_over(c, next);
+            wait_for_token(c, me);
+        }
+        _ => {}
+    }
+}
+
+pub(super) fn block_on(object: ObjectId) {
+    if !registered() {
+        std::thread::sleep(Duration::from_millis(1));
+        return;
+    }
+    let c = control().expect("registered");
+    let me = me();
+    let s = &c.slots[me];
+    s.blocked_on.store(object, Relaxed);
+    s.state.store(BLOCKED, Relaxed);
+    match choose(c, me) {
+        Some(next) => {
+            hand_over(c, next);
+            wait_for_token(c, me);
+        }
+        None => deadlock(c),
+    }
+}
+
+pub(super) fn wake(object: ObjectId) {
+    let Some(c) = control() else { return };
+    for s in used(c) {
+        if s.state.load(Relaxed) == BLOCKED && s.blocked_on.load(Relaxed) == object {
+            s.state.store(RUNNABLE, Relaxed);
+        }
+    }
+}
+
+pub(super) fn before_start() -> usize {
+    let Some(c) = control() else { return 0 };
+    let slot = c.slots_used.load(Relaxed) as usize;
+    if slot >= MAX_PROCESSES || !registered() {
+        return usize::MAX; // the child runs outside the scheduler's control
+    }
+    c.slots_used.store(slot as u32 + 1, Relaxed);
+    c.slots[slot].priority.store(next_random(c) | 1 << 63, Relaxed);
+    c.slots[slot].state.store(RUNNABLE, Relaxed);
+    slot
+}
+
+pub(super) fn after_start(slot: usize, pid: i32) {
+    if let (Some(c), true) = (control(), slot < MAX_PROCESSES) {
+        c.slots[slot].pid.store(pid, Relaxed);
+    }
+}
+
+pub(super) fn child_started(slot: usize) {
+    let Some(c) = control() else { return };
+    if slot >= MAX_PROCESSES {
+        MY_SLOT.store(-1, Relaxed);
+        return;
+    }
+    c.slots[slot].pid.store(current_pid(), Relaxed);
+    MY_SLOT.store(slot as i32, Relaxed);
+    wait_for_token(c, slot);
+}
+
+pub(super) fn child_exiting() {
+    if !registered() {
+        return;
+    }
+    let c = control().expect("registered");
+    finish(c, me());
+    if let Some(next) = choose(c, usize::MAX) {
+        hand_over(c, next);
+    } else if used(c).any(|s| s.state.load(Relaxed) == BLOCKED) {
+        deadlock(c);
+    }
+}
+
+pub(super) fn wait_for_exit(pid: i32) {
+    let c = control().expect("controlled");
+    let Some(slot) = used(c).position(|s| s.pid.load(Relaxed) == pid) else {
+        return;
+    };
+    while c.slots[slot].state.load(Relaxed) != DONE {
+        block_on(PROCESS_TAG | slot as u32);
+    }
+}
+
+/// The choices made so far, as a schedule string that `replay:` accepts:
+/// runs of one slot number, `N` or `NxCOUNT`, joined by dots
+/// (`0x3.1.2x4` is 0,0,0,1,2,2,2,2).
+pub fn schedule() -> Option<String> {
+    let c = control()?;
+    let n = (c.decisions.load(Relaxed) as usize).min(MAX_DECISIONS);
+    let choices: Vec<u8> = c.log[..n].iter().map(|d| d.load(Relaxed)).collect();
+    Some(format_schedule(&choices))
+}
+
+/// How many choices were made (with more than one process runnable).
+pub fn decisions() -> u64 {
+    control().map_or(0, |c| c.decisions.load(Relaxed))
+}
+
+fn format_schedule(choices: &[u8]) -> String {
+    let mut runs: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < choices.len() {
+        let run = choices[i..].iter().take_while(|&&c| c == choices[i]).count();
+        runs.push(if run == 1 {
+            choices[i].to_string()
+        } else {
+            format!("{}x{run}", choices[i])
+        });
+        i += run;
+    }
+    runs.join(".")
+}
+
+fn parse_schedule(s: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    for run in s.split('.').filter(|r| !r.is_empty()) {
+        let (slot, count) = run.split_once('x').unwrap_or((run, "1"));
+        let bad = || format!("bad schedule run {run:?} (expected SLOT or SLOTxCOUNT)");
+        let slot: u8 = slot.parse().map_err(|_| bad())?;
+        let count: usize = count.parse().map_err(|_| bad())?;
+        if slot as usize >= MAX_PROCESSES || count > MAX_DECISIONS {
+            return Err(bad());
+        }
+        out.extend(std::iter::repeat_n(slot, count));
+    }
+    Ok(out)
+}
+
+fn used(c: &Control) -> impl Iterator<Item = &Slot> {
+    c.slots[..c.slots_used.load(Relaxed) as usize].iter()
+}
+
+fn announce(c: &Control, me: usize, op: Op) {
+    c.slots[me].last_kind.store(op.kind as u8, Relaxed);
+    c.slots[me].last_object.store(op.object, Relaxed);
+}
+
+fn finish(c: &Control, slot: usize) {
+    c.slots[slot].state.store(DONE, Relaxed);
+    wake(PROCESS_TAG | slot as u32);
+}
+
+/// Picks who runs next among the runnable slots. Only the token holder
+/// calls it, so the shared random state advances in one agreed order.
+fn choose(c: &Control, me: usize) -> Option<usize> {
+    let runnable: Vec<usize> = (0..c.slots_used.load(Relaxed) as usize)
+        .filter(|&i| c.slots[i].state.load(Relaxed) == RUNNABLE)
+        .collect();
+    match runnable.len() {
+        0 => return None,
+        1 => return Some(runnable[0]),
+        _ => {}
+    }
+    let step = c.steps.fetch_add(1, Relaxed);
+    let n = c.decisions.fetch_add(1, Relaxed) as usize;
+    let chosen = if c.replaying.load(Relaxed) != 0 {
+        let wanted = (n < c.replay_len.load(Relaxed) as usize)
+            .then(|| c.replay[n].load(Relaxed) as usize);
+        // Past the end of the schedule (or if the program changed), stay
+        // deterministic: keep the current process if it can run.
+        wanted
+            .filter(|w| runnable.contains(w))
+            .or_else(|| runnable.contains(&me).then_some(me))
+            .unwrap_or(runnable[0])
+    } else {
+        match c.strategy.load(Relaxed) {
+            0 => runnable[(next_random(c) % runnable.len() as u64) as usize],
+            depth => pct_choose(c, me, step, depth as usize, &runnable),
+        }
+    };
+    if let Some(cell) = c.log.get(n) {
+        cell.store(chosen as u8, Relaxed);
+    }
+    Some(chosen)
+}
+
+fn pct_choose(c: &Control, me: usize, step: u64, depth: usize, runnable: &[usize]) -> usize {
+    if me < MAX_PROCESSES {
+        for cp in &c.change_points[..depth - 1] {
+            if cp.load(Relaxed) == step {
+                // A change point: the running process drops below everyone.
+                let k = c.changes_done.fetch_add(1, Relaxed) as u64;
+                c.slots[me].priority.store(k, Relaxed);
+            }
+        }
+    }
+    *runnable
+        .iter()
+        .max_by_key(|&&i| c.slots[i].priority.load(Relaxed))
+        .expect("at least two runnable")
+}
+
+fn next_random(c: &Control) -> u64 {
+    let mut x = c.rng.load(Relaxed);
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c.rng.store(x, Relaxed);
+    x
+}
+
+fn hand_over(c: &Control, next: usize) {
+    c.current.store(next as i32, Release);
+    futex_wake(&c.current);
+}
+
+/// Waits until the token is ours. If its holder died without passing it
+/// on (killed by a signal), take it over in the dead process's name.
+fn wait_for_token(c: &Control, me: usize) {
+    loop {
+        let holder = c.current.load(Acquire);
+        if holder == me as i32 {
+            return;
+        }
+        if !futex_wait(&c.current, holder, Duration::from_millis(20)) {
+            let h = holder as usize;
+            let pid = c.slots[h].pid.load(Relaxed);
+            if h < MAX_PROCESSES && pid != 0 && !alive(pid) && c.current.load(Acquire) == holder {
+                if c.current.compare_exchange(holder, me as i32, AcqRel, Relaxed).is_ok() {
+                    finish(c, h);
+                    match choose(c, usize::MAX) {
+                        Some(next) if next == me => return,
+                        Some(next) => hand_over(c, next),
+                        None => deadlock(c),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Nobody can run: tell the handler who waits for what, end the others,
+/// and leave.
+fn deadlock(c: &Control) -> ! {
+    let stuck: Vec<Stuck> = used(c)
+        .enumerate()
+        .filter(|(_, s)| s.state.load(Relaxed) == BLOCKED)
+        .map(|(slot, s)| {
+            let object = s.blocked_on.load(Relaxed);
+            let joining = object & PROCESS_TAG != 0;
+            Stuck {
+                pid: s.pid.load(Relaxed),
+                slot,
+                op: op_kind(s.last_kind.load(Relaxed)),
+                object: if joining {
+                    c.slots[(object & !PROCESS_TAG) as usize].pid.load(Relaxed) as u32
+                } else {
+                    object
+                },
+                joining,
+            }
+        })
+        .collect();
+    if let Some(handler) = DEADLOCK_HANDLER.get() {
+        handler(&stuck);
+    }
+    let me = current_pid();
+    for s in used(c) {
+        let pid = s.pid.load(Relaxed);
+        if pid > 0 && pid != me && s.state.load(Relaxed) != DONE {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+    // SAFETY: leaving at once, as every child of this crate does.
+    unsafe { libc::_exit(DEADLOCK_EXIT_CODE) }
+}
+
+fn op_kind(b: u8) -> OpKind {
+    use OpKind::*;
+    [Load, Store, Acquire, Release, Put, Get, Empty, Pause, Join]
+        .into_iter()
+        .find(|k| *k as u8 == b)
+        .unwrap_or(Pause)
+}
+
+/// Whether `pid` is still running (a zombie counts as dead).
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X'),
+        Err(_) => false,
+    }
+}
+
+/// Sleeps while `word == seen`, at most `timeout`. Returns false on timeout.
+fn futex_wait(word: &AtomicI32, seen: i32, timeout: Duration) -> bool {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as _,
+    };
+    // SAFETY: `word` is a valid aligned i32 in shared memory; FUTEX_WAIT
+    // (not the private variant) because other processes wake it.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            seen,
+            &ts as *const libc::timespec,
+            std::ptr::null::<u32>(),
+            0,
+        )
+    };
+    !(rc == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ETIMEDOUT))
+}
+
+fn futex_wake(word: &AtomicI32) {
+    // SAFETY: as for `futex_wait`.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_round_trip() {
+        let choices = [0, 0, 0, 1, 2, 2, 2, 2, 0];
+        let s = format_schedule(&choices);
+        assert_eq!(s, "0x3.1.2x4.0");
+        assert_eq!(parse_schedule(&s).unwrap(), choices);
+    }
+
+    #[test]
+    fn bad_schedules_are_refused() {
+        assert!(parse_schedule("0x").is_err());
+        assert!(parse_schedule("99").is_err());
+        assert!(parse_schedule("a.b").is_err());
+    }
+}

@@ -1,0 +1,255 @@
+//! Scheduling points: the one place every visible operation passes through.
+//!
+//! Every [`Value`](crate::Value) load and store, every [`Lock`](crate::Lock)
+//! acquire and release, every [`Queue`](crate::Queue) operation, every
+//! [`pause`](crate::pause), start and join first calls [`point`] with what it
+//! is about to do. What happens there depends on the mode, chosen once per
+//! program (see [`Mode`] and [`configure_from_env`]):
+//!
+//! - [`Mode::Free`] (the default): nothing. The operating system decides
+//!   who runs, and a race shows up only when the timing happens to be bad.
+//!   The cost is one relaxed load.
+//! - [`Mode::Perturb`]: a seeded random choice at each point to yield or
+//!   sleep briefly, and a start gate so workers begin together. Races that
+//!   need an unlucky moment get many more of them. See [`perturb`].
+//! - [`Mode::Controlled`]: only one process runs at a time, and at every
+//!   point a seeded strategy picks who runs next. Waiting on a lock or a
+//!   queue is modelled, so a deadlock is seen the moment nobody can run,
+//!   and the list of choices replays the run exactly. See [`controlled`].
+
+pub mod controlled;
+pub mod perturb;
+
+use std::fmt;
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+
+use crate::trace::ObjectId;
+
+/// What a process is about to do at a scheduling point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpKind {
+    /// Read a value.
+    Load,
+    /// Write a value.
+    Store,
+    /// Take a lock.
+    Acquire,
+    /// Give a lock up.
+    Release,
+    /// Put an item on a queue.
+    Put,
+    /// Take an item off a queue.
+    Get,
+    /// Ask whether a queue is empty.
+    Empty,
+    /// Pause for a while.
+    Pause,
+    /// Wait for a child to end.
+    Join,
+}
+
+/// An operation at a scheduling point: what, and on which object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Op {
+    /// What the process is about to do.
+    pub kind: OpKind,
+    /// The object it acts on (0 for a pause).
+    pub object: ObjectId,
+}
+
+impl Op {
+    pub(crate) fn load(object: ObjectId) -> Op {
+        Op { kind: OpKind::Load, object }
+    }
+    pub(crate) fn store(object: ObjectId) -> Op {
+        Op { kind: OpKind::Store, object }
+    }
+    pub(crate) fn acquire(object: ObjectId) -> Op {
+        Op { kind: OpKind::Acquire, object }
+    }
+    pub(crate) fn release(object: ObjectId) -> Op {
+        Op { kind: OpKind::Release, object }
+    }
+    pub(crate) fn put(object: ObjectId) -> Op {
+        Op { kind: OpKind::Put, object }
+    }
+    pub(crate) fn get(object: ObjectId) -> Op {
+        Op { kind: OpKind::Get, object }
+    }
+    pub(crate) fn empty(object: ObjectId) -> Op {
+        Op { kind: OpKind::Empty, object }
+    }
+    pub(crate) fn pause() -> Op {
+        Op { kind: OpKind::Pause, object: 0 }
+    }
+    pub(crate) fn join(object: ObjectId) -> Op {
+        Op { kind: OpKind::Join, object }
+    }
+}
+
+/// How scheduling points behave. Chosen once, before any process starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The operating system schedules; points do nothing.
+    Free,
+    /// Seeded yields and short sleeps at points, and a start gate.
+    Perturb {
+        /// The seed of every random choice.
+        seed: u64,
+    },
+    /// One process at a time; a seeded strategy picks who runs next.
+    Controlled {
+        /// How the next process is picked.
+        strategy: controlled::Strategy,
+        /// The seed of every random choice.
+        seed: u64,
+    },
+    /// One process at a time, following a recorded list of choices.
+    Replay {
+        /// The choices, as written by [`controlled::schedule`].
+        schedule: String,
+    },
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mode::Free => write!(f, "free"),
+            Mode::Perturb { seed } => write!(f, "perturb:{seed}"),
+            Mode::Controlled { strategy, seed } => write!(f, "controlled:{strategy}:{seed}"),
+            Mode::Replay { schedule } => write!(f, "replay:{schedule}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    /// Parses `free`, `perturb:SEED`, `controlled:random:SEED`,
+    /// `controlled:pct3:SEED` (PCT of depth 3) or `replay:SCHEDULE`.
+    fn from_str(s: &str) -> Result<Mode, String> {
+        let bad = || format!("bad scheduling mode {s:?}: expected free, perturb:SEED, controlled:STRATEGY:SEED or replay:SCHEDULE");
+        let parts: Vec<&str> = s.splitn(3, ':').collect();
+        match parts.as_slice() {
+            ["free"] => Ok(Mode::Free),
+            ["perturb", seed] => Ok(Mode::Perturb { seed: seed.parse().map_err(|_| bad())? }),
+            ["controlled", strategy, seed] => Ok(Mode::Controlled {
+                strategy: strategy.parse()?,
+                seed: seed.parse().map_err(|_| bad())?,
+            }),
+            ["replay", rest @ ..] => Ok(Mode::Replay { schedule: rest.join(":") }),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// The environment variable [`configure_from_env`] reads.
+pub const MODE_ENV: &str = "MULTIPROC_SCHED";
+
+const FREE: u8 = 0;
+const PERTURB: u8 = 1;
+const CONTROLLED: u8 = 2;
+
+static MODE: AtomicU8 = AtomicU8::new(FREE);
+
+/// Sets the mode for this process and every process it starts afterwards.
+/// Call it before starting any process.
+pub fn configure(mode: &Mode) -> std::io::Result<()> {
+    match mode {
+        Mode::Free => MODE.store(FREE, Relaxed),
+        Mode::Perturb { seed } => {
+            perturb::init(*seed)?;
+            MODE.store(PERTURB, Relaxed);
+        }
+        Mode::Controlled { .. } | Mode::Replay { .. } => {
+            controlled::init(mode)?;
+            MODE.store(CONTROLLED, Relaxed);
+        }
+    }
+    Ok(())
+}
+
+/// Reads the mode from `MULTIPROC_SCHED` (free when unset) and applies it.
+pub fn configure_from_env() -> Result<Mode, String> {
+    let mode = match std::env::var(MODE_ENV) {
+        Ok(s) if !s.trim().is_empty() => s.trim().parse()?,
+        _ => Mode::Free,
+    };
+    configure(&mode).map_err(|e| format!("cannot set scheduling mode {mode}: {e}"))?;
+    Ok(mode)
+}
+
+/// The scheduling point: called before every visible operation.
+#[inline]
+pub(crate) fn point(op: Op) {
+    match MODE.load(Relaxed) {
+        FREE => {}
+        PERTURB => perturb::point(op),
+        _ => controlled::point(op),
+    }
+}
+
+/// Whether this process runs under the controlled scheduler, which then
+/// models every wait (see [`block_on`]).
+#[inline]
+pub(crate) fn controlled() -> bool {
+    MODE.load(Relaxed) == CONTROLLED && controlled::registered()
+}
+
+/// Controlled mode: this process cannot go on until `object` changes; let
+/// others run, and return once it has been woken and chosen again.
+pub(crate) fn block_on(object: ObjectId) {
+    controlled::block_on(object);
+}
+
+/// `object` changed (a lock was released, an item was put): processes
+/// blocked on it may run again.
+#[inline]
+pub(crate) fn wake(object: ObjectId) {
+    if MODE.load(Relaxed) == CONTROLLED {
+        controlled::wake(object);
+    }
+}
+
+/// Before `fork`: reserve the new process's place. Returns its slot.
+pub(crate) fn before_start() -> usize {
+    match MODE.load(Relaxed) {
+        CONTROLLED => controlled::before_start(),
+        PERTURB => {
+            perturb::before_start();
+            0
+        }
+        _ => 0,
+    }
+}
+
+/// In the parent, after `fork`.
+pub(crate) fn after_start(slot: usize, pid: i32) {
+    if MODE.load(Relaxed) == CONTROLLED {
+        controlled::after_start(slot, pid);
+    }
+}
+
+/// In the child, first thing after `fork`.
+pub(crate) fn child_started(slot: usize) {
+    match MODE.load(Relaxed) {
+        PERTURB => perturb::child_started(),
+        CONTROLLED => controlled::child_started(slot),
+        _ => {}
+    }
+}
+
+/// In the child, just before `_exit`.
+pub(crate) fn child_exiting() {
+    if MODE.load(Relaxed) == CONTROLLED {
+        controlled::child_exiting();
+    }
+}
+
+/// In `join`, before `waitpid`: under control, wait (as a modelled block)
+/// until the child has ended.
+pub(crate) fn wait_for_exit(pid: i32) {
+    if controlled() {
+        controlled::wait_for_exit(pid);
+    }
+}
