@@ -112,10 +112,22 @@ impl Lock {
             let mut attr = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
             os(libc::pthread_mutexattr_init(attr.as_mut_ptr()))?;
             let attr = attr.as_mut_ptr();
-            let set = os(libc::pthread_mutexattr_setpshared(attr, libc::PTHREAD_PROCESS_SHARED))
-                .and(os(libc::pthread_mutexattr_setrobust(attr, libc::PTHREAD_MUTEX_ROBUST)))
-                .and(os(libc::pthread_mutexattr_settype(attr, libc::PTHREAD_MUTEX_ERRORCHECK)))
-                .and(os(libc::pthread_mutex_init((*cell.as_ptr()).mutex.get(), attr)));
+            let set = os(libc::pthread_mutexattr_setpshared(
+                attr,
+                libc::PTHREAD_PROCESS_SHARED,
+            ))
+            .and(os(libc::pthread_mutexattr_setrobust(
+                attr,
+                libc::PTHREAD_MUTEX_ROBUST,
+            )))
+            .and(os(libc::pthread_mutexattr_settype(
+                attr,
+                libc::PTHREAD_MUTEX_ERRORCHECK,
+            )))
+            .and(os(libc::pthread_mutex_init(
+                (*cell.as_ptr()).mutex.get(),
+                attr,
+            )));
             libc::pthread_mutexattr_destroy(attr);
             set?;
         }
@@ -129,7 +141,20 @@ impl Lock {
     }
 
     /// Waits until the lock is free, then takes it.
+    #[inline]
     pub fn acquire(&self) -> Result<(), LockError> {
+        if sched::active() {
+            return self.acquire_scheduled();
+        }
+        // SAFETY: the mutex was initialised in `with_label`.
+        let rc = unsafe { libc::pthread_mutex_lock(self.mutex()) };
+        self.taken(rc).map(|_| ())
+    }
+
+    /// `acquire` when scheduling points are active (perturbed or
+    /// controlled runs): kept out of line so the plain path stays short.
+    #[cold]
+    fn acquire_scheduled(&self) -> Result<(), LockError> {
         sched::point(Op::acquire(self.id));
         if sched::controlled() {
             // Under the course's scheduler only one process runs at a time,
@@ -139,7 +164,7 @@ impl Lock {
                 return Err(LockError::WouldDeadlock);
             }
             while !self.try_take()? {
-                sched::block_on(self.id);
+                sched::block_on(Op::acquire(self.id));
             }
             return Ok(());
         }
@@ -181,6 +206,7 @@ impl Lock {
 
     /// Gives the lock up. Only the holder may release it; anyone else gets
     /// [`LockError::NotHolder`] and the lock is left as it was.
+    #[inline]
     pub fn release(&self) -> Result<(), LockError> {
         sched::point(Op::release(self.id));
         let me = current_pid();
@@ -228,13 +254,20 @@ impl Lock {
     }
 
     /// Finishes a lock call that returned `rc`.
+    #[inline]
     fn taken(&self, rc: i32) -> Result<bool, LockError> {
+        if rc != 0 {
+            return self.not_taken(rc);
+        }
+        self.cell.holder.store(current_pid(), Relaxed);
+        trace::record(EventKind::Acquire, self.id, 1);
+        Ok(true)
+    }
+
+    /// Finishes a lock call that did not simply succeed.
+    #[cold]
+    fn not_taken(&self, rc: i32) -> Result<bool, LockError> {
         match rc {
-            0 => {
-                self.cell.holder.store(current_pid(), Relaxed);
-                trace::record(EventKind::Acquire, self.id, 1);
-                Ok(true)
-            }
             libc::EOWNERDEAD => {
                 // The kernel handed us the mutex of a dead holder. Mark it
                 // consistent (usable again), then free it and say so.

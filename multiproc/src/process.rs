@@ -73,11 +73,17 @@ extern "C" fn forget_pid() {
 /// is cached, and the cache is cleared in every child right after `fork`
 /// (by a `pthread_atfork` handler, so even a `fork` made by other code
 /// leaves no stale pid behind).
+#[inline]
 pub fn current_pid() -> i32 {
     let pid = PID.load(Relaxed);
     if pid != 0 {
         return pid;
     }
+    fetch_pid()
+}
+
+#[cold]
+fn fetch_pid() -> i32 {
     AT_FORK.call_once(|| {
         // SAFETY: `forget_pid` is async-signal-safe: one atomic store.
         unsafe { libc::pthread_atfork(None, None, Some(forget_pid)) };
@@ -189,6 +195,9 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         if self.status.is_none() {
+            // Under the controlled scheduler the child must be let run to
+            // its end first: a bare waitpid would keep the token forever.
+            sched::wait_for_exit(self.pid.as_raw());
             let _ = waitpid(self.pid, None);
         }
     }

@@ -86,7 +86,7 @@ impl<T: Plain> Queue<T> {
                 if let Some(item) = self.take_ready(Duration::ZERO)? {
                     return Ok(item);
                 }
-                sched::block_on(self.id);
+                sched::block_on(Op::get(self.id));
             }
         }
         self.read_lock.acquire()?;
@@ -137,15 +137,23 @@ impl<T: Plain> Queue<T> {
             Err(e) => Err(QueueError::Io(e.to_string())),
         };
         self.read_lock.release()?;
+        // A reader that found the read lock busy blocked on the queue (see
+        // `get`): let it look again now that the lock is free.
+        sched::wake(self.id);
         item
     }
 
     /// Waits at most `timeout` for the pipe to have data.
     fn readable(&self, timeout: Duration) -> io::Result<bool> {
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // Round up: poll counts whole milliseconds, and a wait must never
+        // be shorter than asked.
+        let ms = timeout.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32;
         let mut fds = [PollFd::new(self.read_end.as_fd(), PollFlags::POLLIN)];
         loop {
-            match poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)) {
+            match poll(
+                &mut fds,
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+            ) {
                 Ok(n) => return Ok(n > 0),
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),

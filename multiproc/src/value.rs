@@ -16,7 +16,9 @@ mod sealed {
 
 /// The types a [`Value`] or a [`Queue`](crate::Queue) can hold: plain
 /// integers, which can be copied between processes byte for byte.
-pub trait Plain: Copy + PartialEq + fmt::Debug + fmt::Display + Send + Sync + 'static + sealed::Sealed {
+pub trait Plain:
+    Copy + PartialEq + fmt::Debug + fmt::Display + Send + Sync + 'static + sealed::Sealed
+{
     /// The value's bits, widened to 64.
     fn to_bits(self) -> u64;
     /// Back from [`Plain::to_bits`].
@@ -174,6 +176,11 @@ fn panic_lock(e: LockError) -> ! {
 
 impl<T: Plain> fmt::Debug for Value<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Value#{}({})", self.id, T::from_bits(self.cell.bits.load(Relaxed)))
+        write!(
+            f,
+            "Value#{}({})",
+            self.id,
+            T::from_bits(self.cell.bits.load(Relaxed))
+        )
     }
 }

@@ -75,7 +75,10 @@ impl std::str::FromStr for Strategy {
 /// At most this many processes take part in one controlled run.
 pub const MAX_PROCESSES: usize = 16;
 const MAX_DECISIONS: usize = 1 << 16;
-const PCT_STEPS: u64 = 2_000;
+/// PCT's change points are drawn from the first this-many choices: about
+/// the length of the course's scenarios, so that the changes happen while
+/// the workers still race.
+const PCT_STEPS: u64 = 400;
 const MAX_DEPTH: usize = 8;
 
 // A slot's state; 0 means unused.
@@ -156,6 +159,9 @@ pub(super) fn init(mode: &Mode) -> io::Result<()> {
         Mode::Controlled { strategy, seed } => {
             c.rng.store(splitmix(*seed) | 1, Relaxed);
             if let Strategy::Pct(depth) = strategy {
+                if *depth == 0 {
+                    return Err(io::Error::other("a PCT depth must be at least 1"));
+                }
                 let depth = (*depth as usize).min(MAX_DEPTH);
                 c.strategy.store(depth as u32, Relaxed);
                 for cp in c.change_points.iter().take(depth - 1) {
@@ -201,6 +207,8 @@ fn me() -> usize {
     MY_SLOT.load(Relaxed) as usize
 }
 
+#[cold]
+#[inline(never)]
 pub(super) fn point(op: Op) {
     if !registered() {
         return;
@@ -217,15 +225,16 @@ pub(super) fn point(op: Op) {
     }
 }
 
-pub(super) fn block_on(object: ObjectId) {
+pub(super) fn block_on(op: Op) {
     if !registered() {
         std::thread::sleep(Duration::from_millis(1));
         return;
     }
     let c = control().expect("registered");
     let me = me();
+    announce(c, me, op);
     let s = &c.slots[me];
-    s.blocked_on.store(object, Relaxed);
+    s.blocked_on.store(op.object, Relaxed);
     s.state.store(BLOCKED, Relaxed);
     match choose(c, me) {
         Some(next) => {
@@ -252,7 +261,9 @@ pub(super) fn before_start() -> usize {
         return usize::MAX; // the child runs outside the scheduler's control
     }
     c.slots_used.store(slot as u32 + 1, Relaxed);
-    c.slots[slot].priority.store(next_random(c) | 1 << 63, Relaxed);
+    c.slots[slot]
+        .priority
+        .store(next_random(c) | 1 << 63, Relaxed);
     c.slots[slot].state.store(RUNNABLE, Relaxed);
     slot
 }
@@ -293,7 +304,10 @@ pub(super) fn wait_for_exit(pid: i32) {
         return;
     };
     while c.slots[slot].state.load(Relaxed) != DONE {
-        block_on(PROCESS_TAG | slot as u32);
+        block_on(Op {
+            kind: OpKind::Join,
+            object: PROCESS_TAG | slot as u32,
+        });
     }
 }
 
@@ -316,7 +330,10 @@ fn format_schedule(choices: &[u8]) -> String {
     let mut runs: Vec<String> = Vec::new();
     let mut i = 0;
     while i < choices.len() {
-        let run = choices[i..].iter().take_while(|&&c| c == choices[i]).count();
+        let run = choices[i..]
+            .iter()
+            .take_while(|&&c| c == choices[i])
+            .count();
         runs.push(if run == 1 {
             choices[i].to_string()
         } else {
@@ -370,8 +387,8 @@ fn choose(c: &Control, me: usize) -> Option<usize> {
     let step = c.steps.fetch_add(1, Relaxed);
     let n = c.decisions.fetch_add(1, Relaxed) as usize;
     let chosen = if c.replaying.load(Relaxed) != 0 {
-        let wanted = (n < c.replay_len.load(Relaxed) as usize)
-            .then(|| c.replay[n].load(Relaxed) as usize);
+        let wanted =
+            (n < c.replay_len.load(Relaxed) as usize).then(|| c.replay[n].load(Relaxed) as usize);
         // Past the end of the schedule (or if the program changed), stay
         // deterministic: keep the current process if it can run.
         wanted
@@ -430,15 +447,19 @@ fn wait_for_token(c: &Control, me: usize) {
         }
         if !futex_wait(&c.current, holder, Duration::from_millis(20)) {
             let h = holder as usize;
-            let pid = c.slots[h].pid.load(Relaxed);
-            if h < MAX_PROCESSES && pid != 0 && !alive(pid) && c.current.load(Acquire) == holder {
-                if c.current.compare_exchange(holder, me as i32, AcqRel, Relaxed).is_ok() {
-                    finish(c, h);
-                    match choose(c, usize::MAX) {
-                        Some(next) if next == me => return,
-                        Some(next) => hand_over(c, next),
-                        None => deadlock(c),
-                    }
+            let pid = c.slots.get(h).map_or(0, |s| s.pid.load(Relaxed));
+            if h < MAX_PROCESSES
+                && pid != 0
+                && !alive(pid)
+                && c.current
+                    .compare_exchange(holder, me as i32, AcqRel, Relaxed)
+                    .is_ok()
+            {
+                finish(c, h);
+                match choose(c, usize::MAX) {
+                    Some(next) if next == me => return,
+                    Some(next) => hand_over(c, next),
+                    None => deadlock(c),
                 }
             }
         }

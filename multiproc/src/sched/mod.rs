@@ -59,31 +59,58 @@ pub struct Op {
 
 impl Op {
     pub(crate) fn load(object: ObjectId) -> Op {
-        Op { kind: OpKind::Load, object }
+        Op {
+            kind: OpKind::Load,
+            object,
+        }
     }
     pub(crate) fn store(object: ObjectId) -> Op {
-        Op { kind: OpKind::Store, object }
+        Op {
+            kind: OpKind::Store,
+            object,
+        }
     }
     pub(crate) fn acquire(object: ObjectId) -> Op {
-        Op { kind: OpKind::Acquire, object }
+        Op {
+            kind: OpKind::Acquire,
+            object,
+        }
     }
     pub(crate) fn release(object: ObjectId) -> Op {
-        Op { kind: OpKind::Release, object }
+        Op {
+            kind: OpKind::Release,
+            object,
+        }
     }
     pub(crate) fn put(object: ObjectId) -> Op {
-        Op { kind: OpKind::Put, object }
+        Op {
+            kind: OpKind::Put,
+            object,
+        }
     }
     pub(crate) fn get(object: ObjectId) -> Op {
-        Op { kind: OpKind::Get, object }
+        Op {
+            kind: OpKind::Get,
+            object,
+        }
     }
     pub(crate) fn empty(object: ObjectId) -> Op {
-        Op { kind: OpKind::Empty, object }
+        Op {
+            kind: OpKind::Empty,
+            object,
+        }
     }
     pub(crate) fn pause() -> Op {
-        Op { kind: OpKind::Pause, object: 0 }
+        Op {
+            kind: OpKind::Pause,
+            object: 0,
+        }
     }
     pub(crate) fn join(object: ObjectId) -> Op {
-        Op { kind: OpKind::Join, object }
+        Op {
+            kind: OpKind::Join,
+            object,
+        }
     }
 }
 
@@ -128,16 +155,22 @@ impl std::str::FromStr for Mode {
     /// Parses `free`, `perturb:SEED`, `controlled:random:SEED`,
     /// `controlled:pct3:SEED` (PCT of depth 3) or `replay:SCHEDULE`.
     fn from_str(s: &str) -> Result<Mode, String> {
-        let bad = || format!("bad scheduling mode {s:?}: expected free, perturb:SEED, controlled:STRATEGY:SEED or replay:SCHEDULE");
+        let bad = || {
+            format!("bad scheduling mode {s:?}: expected free, perturb:SEED, controlled:STRATEGY:SEED or replay:SCHEDULE")
+        };
         let parts: Vec<&str> = s.splitn(3, ':').collect();
         match parts.as_slice() {
             ["free"] => Ok(Mode::Free),
-            ["perturb", seed] => Ok(Mode::Perturb { seed: seed.parse().map_err(|_| bad())? }),
+            ["perturb", seed] => Ok(Mode::Perturb {
+                seed: seed.parse().map_err(|_| bad())?,
+            }),
             ["controlled", strategy, seed] => Ok(Mode::Controlled {
                 strategy: strategy.parse()?,
                 seed: seed.parse().map_err(|_| bad())?,
             }),
-            ["replay", rest @ ..] => Ok(Mode::Replay { schedule: rest.join(":") }),
+            ["replay", rest @ ..] => Ok(Mode::Replay {
+                schedule: rest.join(":"),
+            }),
             _ => Err(bad()),
         }
     }
@@ -179,6 +212,13 @@ pub fn configure_from_env() -> Result<Mode, String> {
     Ok(mode)
 }
 
+/// Whether scheduling points do anything in this process (any mode but
+/// free). Primitives check it once and keep their plain path short.
+#[inline]
+pub(crate) fn active() -> bool {
+    MODE.load(Relaxed) != FREE
+}
+
 /// The scheduling point: called before every visible operation.
 #[inline]
 pub(crate) fn point(op: Op) {
@@ -196,10 +236,10 @@ pub(crate) fn controlled() -> bool {
     MODE.load(Relaxed) == CONTROLLED && controlled::registered()
 }
 
-/// Controlled mode: this process cannot go on until `object` changes; let
-/// others run, and return once it has been woken and chosen again.
-pub(crate) fn block_on(object: ObjectId) {
-    controlled::block_on(object);
+/// Controlled mode: this process cannot go on until `op.object` changes;
+/// let others run, and return once it has been woken and chosen again.
+pub(crate) fn block_on(op: Op) {
+    controlled::block_on(op);
 }
 
 /// `object` changed (a lock was released, an item was put): processes

@@ -60,15 +60,16 @@ pub(super) fn child_started() {
     let Some(gate) = GATE.get() else { return };
     let n = gate.children.fetch_add(1, Relaxed) as u64 + 1;
     reseed(n);
-    // Wait for the parent to open the gate (bounded, in case it never does).
-    for _ in 0..20_000 {
-        if gate.open.load(Acquire) != 0 {
-            break;
-        }
+    // Wait for the parent to open the gate; bounded, in case it waits for
+    // us without passing a scheduling point.
+    let deadline = std::time::Instant::now() + Duration::from_millis(200);
+    while gate.open.load(Acquire) == 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_micros(50));
     }
 }
 
+#[cold]
+#[inline(never)]
 pub(super) fn point(_op: Op) {
     if let Some(gate) = GATE.get() {
         if gate.open.load(Relaxed) == 0 && gate.started.load(Relaxed) > 0 {
