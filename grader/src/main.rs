@@ -1,1 +1,180 @@
-fn main() {}
+//! The course's grader. See `grader --help`, and the README for the
+//! student's and the instructor's workflows.
+
+mod catalog;
+mod cli;
+mod compile;
+mod course;
+mod grade;
+mod invariants;
+mod list;
+mod mode;
+mod narrate;
+mod replay;
+mod reporters;
+mod run;
+mod runner;
+mod stage;
+mod supervise;
+mod term;
+mod verdict;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::course::Course;
+use crate::reporters::Format;
+use crate::term::Paint;
+
+/// Every exercise passed.
+const EXIT_PASSED: u8 = 0;
+/// Some exercise failed.
+const EXIT_FAILED: u8 = 1;
+/// The command line was wrong, or the course could not be found.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    // The supervisor of a run is this same binary, re-executed. It must
+    // take over before anything else happens in the process: before clap
+    // (which could print or exit) and before any thread exists (it forks).
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "__supervise")
+    {
+        supervise::supervise_main();
+    }
+    let cli = Cli::parse();
+    let course = match Course::locate() {
+        Ok(c) => c,
+        Err(e) => return usage_error(&e),
+    };
+    match cli.command {
+        Some(Command::List) => {
+            print!("{}", list::render(&course));
+            ExitCode::from(EXIT_PASSED)
+        }
+        Some(Command::Replay(args)) => {
+            let Some(exercise) = catalog::find(&args.exercise) else {
+                return usage_error(&unknown_message(&[args.exercise]));
+            };
+            if let Some(msg) = missing_workspace(&args.source) {
+                return usage_error(&msg);
+            }
+            let req = replay::Request {
+                exercise,
+                source: args.source.source(),
+                seed: args.seed,
+                schedule: args.schedule,
+                mode: args.run.mode,
+                timeout: Duration::from_secs_f64(args.run.timeout),
+                time_scale: args.run.time_scale,
+                full: args.full,
+            };
+            let (text, held) = replay::replay(&course, &req, Paint::new(term::stdout_color()));
+            print!("{text}");
+            ExitCode::from(if held { EXIT_PASSED } else { EXIT_FAILED })
+        }
+        None => grade_command(&course, cli.grade),
+    }
+}
+
+fn grade_command(course: &Course, args: cli::GradeArgs) -> ExitCode {
+    if let Some(msg) = missing_workspace(&args.source) {
+        return usage_error(&msg);
+    }
+    let mut exercises = Vec::new();
+    let mut unknown = Vec::new();
+    for name in &args.exercises {
+        match catalog::find(name) {
+            Some(e)
+                if !exercises
+                    .iter()
+                    .any(|x: &&catalog::Exercise| x.number == e.number) =>
+            {
+                exercises.push(e)
+            }
+            Some(_) => {}
+            None => unknown.push(name.clone()),
+        }
+    }
+    if !unknown.is_empty() {
+        eprintln!("grader: {}", unknown_message(&unknown));
+        if exercises.is_empty() {
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
+    if args.exercises.is_empty() {
+        exercises = catalog::EXERCISES.iter().collect();
+    }
+    let opts = grade::Options {
+        source: args.source.source(),
+        exercises,
+        unknown: unknown.clone(),
+        runs: args.runs as usize,
+        seed: args.seed.unwrap_or_else(fresh_seed),
+        jobs: args.jobs.map_or_else(grade::cpus, |j| j as usize),
+        timeout: Duration::from_secs_f64(args.run.timeout),
+        mode: args.run.mode,
+        time_scale: args.run.time_scale,
+        progress: term::progress_wanted() && args.format == Format::Human,
+    };
+    let session = grade::grade(course, &opts);
+    let to_terminal = args.output.is_none() && term::stdout_color();
+    let text = reporters::render(&session, args.format, Paint::new(to_terminal));
+    match &args.output {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, &text) {
+                eprintln!("grader: cannot write the report to {}: {e}", path.display());
+                return ExitCode::from(EXIT_USAGE);
+            }
+            eprintln!(
+                "grader: {} of {} exercises passed; report written to {}",
+                session.passed_count(),
+                session.exercises.len(),
+                path.display()
+            );
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        }
+    }
+    ExitCode::from(match (unknown.is_empty(), session.passed) {
+        (false, _) => EXIT_USAGE,
+        (true, true) => EXIT_PASSED,
+        (true, false) => EXIT_FAILED,
+    })
+}
+
+fn unknown_message(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    format!(
+        "unknown exercise {}; the exercises are {}",
+        quoted.join(", "),
+        catalog::names()
+    )
+}
+
+fn missing_workspace(source: &cli::SourceArgs) -> Option<String> {
+    let path = source.workspace.as_ref()?;
+    (!path.is_dir()).then(|| format!("--workspace {}: no such directory", path.display()))
+}
+
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("grader: {msg}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// A seed for a session that was given none: different every time, small
+/// enough to type back.
+fn fresh_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64 ^ d.as_secs());
+    (nanos ^ (std::process::id() as u64).rotate_left(17)) % 1_000_000
+}

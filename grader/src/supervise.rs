@@ -207,7 +207,10 @@ impl Supervisor {
         let mut answer = String::new();
         io::BufRead::read_line(&mut self.from, &mut answer)?;
         serde_json::from_str(&answer).map_err(|e| {
-            io::Error::other(format!("the run supervisor failed: {e} (it answered {:?})", answer.trim()))
+            io::Error::other(format!(
+                "the run supervisor failed: {e} (it answered {:?})",
+                answer.trim()
+            ))
         })
     }
 }
@@ -219,7 +222,10 @@ impl Drop for Supervisor {
             Ok(p) => p,
             Err(_) => return,
         };
-        drop(std::mem::replace(&mut self.to, std::process::ChildStdin::from(dummy_r)));
+        drop(std::mem::replace(
+            &mut self.to,
+            std::process::ChildStdin::from(dummy_r),
+        ));
         let _ = self.child.wait();
     }
 }
@@ -243,9 +249,13 @@ pub fn supervise_main() -> ! {
             .and_then(|spec| supervise(&spec, &setup).map_err(|e| e.to_string()));
         let json = match outcome {
             Ok(outcome) => serde_json::to_string(&outcome).expect("outcome serializes"),
-            Err(e) => serde_json::to_string(&format!("supervisor error: {e}")).expect("a string serializes"),
+            Err(e) => serde_json::to_string(&format!("supervisor error: {e}"))
+                .expect("a string serializes"),
         };
-        if writeln!(stdout, "{json}").and_then(|_| stdout.flush()).is_err() {
+        if writeln!(stdout, "{json}")
+            .and_then(|_| stdout.flush())
+            .is_err()
+        {
             break;
         }
     }
@@ -276,12 +286,16 @@ impl Setup {
         // The supervisor itself moves to an empty network namespace, so every
         // program it runs has no network (only a loopback that is down).
         if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
-            warnings.push(format!("network not isolated: no new network namespace here ({e})"));
+            warnings.push(format!(
+                "network not isolated: no new network namespace here ({e})"
+            ));
         }
         let cgroup = match PidsCgroup::create() {
             Ok(cg) => Some(cg),
             Err(e) => {
-                warnings.push(format!("process cap not enforced: no pids cgroup here ({e})"));
+                warnings.push(format!(
+                    "process cap not enforced: no pids cgroup here ({e})"
+                ));
                 None
             }
         };
@@ -305,7 +319,8 @@ struct Prepared {
 }
 
 fn prepare(spec: &RunSpec) -> io::Result<Prepared> {
-    let cstr = |b: &[u8]| CString::new(b).map_err(|_| io::Error::other("NUL byte in the run's spec"));
+    let cstr =
+        |b: &[u8]| CString::new(b).map_err(|_| io::Error::other("NUL byte in the run's spec"));
     let program = cstr(spec.program.as_os_str().as_bytes())?;
     let mut argv = vec![program.clone()];
     for a in &spec.args {
@@ -456,15 +471,25 @@ fn exec_child(
     let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
     if let Some(cg) = cgroup {
         if let Err(e) = cg.join_self() {
-            say(&format!("process cap not enforced: could not join the pids cgroup ({e})"));
+            say(&format!(
+                "process cap not enforced: could not join the pids cgroup ({e})"
+            ));
         }
     }
     use nix::sys::resource::{setrlimit, Resource};
     let limits = [
-        (Resource::RLIMIT_AS, spec.limits.address_space, "address space"),
+        (
+            Resource::RLIMIT_AS,
+            spec.limits.address_space,
+            "address space",
+        ),
         (Resource::RLIMIT_CPU, spec.limits.cpu_seconds, "CPU time"),
         (Resource::RLIMIT_FSIZE, spec.limits.file_size, "file size"),
-        (Resource::RLIMIT_NOFILE, spec.limits.open_files, "open files"),
+        (
+            Resource::RLIMIT_NOFILE,
+            spec.limits.open_files,
+            "open files",
+        ),
     ];
     for (resource, value, name) in limits {
         if let Some(v) = value {
@@ -480,7 +505,12 @@ fn exec_child(
     let _ = nix::unistd::dup2_stdout(out.as_fd());
     let _ = nix::unistd::dup2_stderr(err.as_fd());
     // Signals the supervisor ignores or handles must be default again.
-    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGPIPE] {
+    for sig in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGPIPE,
+    ] {
         // SAFETY: restoring the default disposition.
         let _ = unsafe { signal::signal(sig, SigHandler::SigDfl) };
     }
@@ -538,16 +568,26 @@ impl Capture {
 /// reads what is there.
 fn pump(out: &mut Capture, err: &mut Capture, exited: Option<&OwnedFd>, wait: Duration) {
     let mut fds = Vec::new();
-    for fd in [out.fd.as_ref(), err.fd.as_ref(), exited].into_iter().flatten() {
+    for fd in [out.fd.as_ref(), err.fd.as_ref(), exited]
+        .into_iter()
+        .flatten()
+    {
         fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
     }
     // Without a pidfd, wake up often enough to notice the end.
-    let wait = if exited.is_none() { wait.min(Duration::from_millis(2)) } else { wait };
+    let wait = if exited.is_none() {
+        wait.min(Duration::from_millis(2))
+    } else {
+        wait
+    };
     let ms = wait.as_millis().min(i32::MAX as u128) as i32;
     if fds.is_empty() {
         std::thread::sleep(wait);
     } else {
-        let _ = poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX));
+        let _ = poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        );
     }
     drop(fds);
     out.drain();
@@ -598,7 +638,11 @@ fn process_table() -> HashMap<i32, (i32, i32)> {
         return table;
     };
     for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         if let Some((_, _, ppid, pgid)) = read_stat(pid) {
@@ -651,7 +695,9 @@ fn kill_tree(child: Pid, cgroup: Option<&PidsCgroup>) {
                 Ok(_) => continue,
             }
         }
-        let alive = pids.iter().any(|&p| read_stat(p).is_some_and(|(_, s, _, _)| s != "Z"));
+        let alive = pids
+            .iter()
+            .any(|&p| read_stat(p).is_some_and(|(_, s, _, _)| s != "Z"));
         if pids.is_empty() || (!alive && no_children()) {
             break;
         }
@@ -660,22 +706,32 @@ fn kill_tree(child: Pid, cgroup: Option<&PidsCgroup>) {
 }
 
 fn no_children() -> bool {
-    matches!(waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)), Err(Errno::ECHILD))
+    matches!(
+        waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)),
+        Err(Errno::ECHILD)
+    )
 }
 
-fn limit_hit(ending: &Ending, limits: &Limits, stderr: &[u8], cgroup: Option<&PidsCgroup>) -> Option<String> {
+fn limit_hit(
+    ending: &Ending,
+    limits: &Limits,
+    stderr: &[u8],
+    cgroup: Option<&PidsCgroup>,
+) -> Option<String> {
     if let Some(cg) = cgroup {
         if cg.limit_reached() {
             return Some(format!("process limit ({} at once) reached", cg.max.get()));
         }
     }
     match ending {
-        Ending::Signaled { name, .. } if name == "SIGXCPU" => {
-            Some(format!("CPU time limit ({} s)", limits.cpu_seconds.unwrap_or(0)))
-        }
-        Ending::Signaled { name, .. } if name == "SIGXFSZ" => {
-            Some(format!("file size limit ({} bytes)", limits.file_size.unwrap_or(0)))
-        }
+        Ending::Signaled { name, .. } if name == "SIGXCPU" => Some(format!(
+            "CPU time limit ({} s)",
+            limits.cpu_seconds.unwrap_or(0)
+        )),
+        Ending::Signaled { name, .. } if name == "SIGXFSZ" => Some(format!(
+            "file size limit ({} bytes)",
+            limits.file_size.unwrap_or(0)
+        )),
         _ if String::from_utf8_lossy(stderr).contains("memory allocation of") => Some(format!(
             "address space limit ({} MiB)",
             limits.address_space.unwrap_or(0) >> 20
@@ -699,7 +755,10 @@ impl PidsCgroup {
         let root = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"]
             .into_iter()
             .map(Path::new)
-            .find(|p| p.join("cgroup.procs").exists() && (p.ends_with("pids") || p.join("cgroup.controllers").exists()))
+            .find(|p| {
+                p.join("cgroup.procs").exists()
+                    && (p.ends_with("pids") || p.join("cgroup.controllers").exists())
+            })
             .ok_or_else(|| io::Error::other("no pids controller mounted"))?;
         let dir = root.join(format!("course-grader-{}", std::process::id()));
         fs::create_dir(&dir)?;
@@ -725,7 +784,10 @@ impl PidsCgroup {
     }
 
     fn join_self(&self) -> io::Result<()> {
-        fs::write(self.dir.join("cgroup.procs"), std::process::id().to_string())
+        fs::write(
+            self.dir.join("cgroup.procs"),
+            std::process::id().to_string(),
+        )
     }
 
     fn members(&self) -> BTreeSet<i32> {

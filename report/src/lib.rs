@@ -269,7 +269,9 @@ impl ReportWriter {
     /// Opens the file named by `COURSE_REPORT` for appending, if set.
     pub fn from_env() -> io::Result<ReportWriter> {
         let file = match std::env::var_os(REPORT_ENV) {
-            Some(path) if !path.is_empty() => Some(OpenOptions::new().create(true).append(true).open(path)?),
+            Some(path) if !path.is_empty() => {
+                Some(OpenOptions::new().create(true).append(true).open(path)?)
+            }
             _ => None,
         };
         Ok(ReportWriter { file })
@@ -310,7 +312,10 @@ mod tests {
 
     #[test]
     fn names_the_bad_line() {
-        let err = Report::parse("{\"record\":\"probe\",\"name\":\"x\",\"passed\":true,\"detail\":\"\"}\nnot json").unwrap_err();
+        let err = Report::parse(
+            "{\"record\":\"probe\",\"name\":\"x\",\"passed\":true,\"detail\":\"\"}\nnot json",
+        )
+        .unwrap_err();
         assert_eq!(err.line, 2);
         assert!(err.to_string().contains("malformed report, line 2"));
     }

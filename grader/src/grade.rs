@@ -1,0 +1,483 @@
+//! A grading session: build each exercise, run it many times in parallel,
+//! judge every run, tally the verdicts.
+//!
+//! Nothing an exercise does stops the session: a crate that does not
+//! compile, a missing file, a program that hangs or crashes each fail that
+//! exercise with a reason, and the others are graded all the same.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::catalog::{Exercise, Source};
+use crate::compile::{self, BuildError};
+use crate::course::Course;
+use crate::invariants::Invariant;
+use crate::mode::ModeKind;
+use crate::runner::{self, Plan};
+use crate::stage::{self, Staged};
+use crate::term::Progress;
+use crate::verdict::{self, BuildResult, ExerciseResult, ExerciseStatus, Session, Tally, SCHEMA};
+
+/// How long one build may take before it counts as failed.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// What to grade, and how.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Where the programs come from.
+    pub source: Source,
+    /// The exercises to grade.
+    pub exercises: Vec<&'static Exercise>,
+    /// Names asked for that are no exercise.
+    pub unknown: Vec<String>,
+    /// Runs per exercise.
+    pub runs: usize,
+    /// The seed of run 0.
+    pub seed: u64,
+    /// Parallel runs.
+    pub jobs: usize,
+    /// Each run's deadline.
+    pub timeout: Duration,
+    /// A mode for every exercise instead of each one's default.
+    pub mode: Option<ModeKind>,
+    /// The factor pauses are scaled by, if given.
+    pub time_scale: Option<f64>,
+    /// Whether to draw a progress bar.
+    pub progress: bool,
+}
+
+impl Options {
+    /// The mode an exercise's runs use.
+    pub fn mode_for(&self, e: &Exercise) -> ModeKind {
+        self.mode.unwrap_or(e.default_mode)
+    }
+
+    /// The command that replays one run of `e`.
+    pub fn replay_command(&self, e: &Exercise, seed: u64) -> Option<String> {
+        let mode = self.mode_for(e);
+        if mode == ModeKind::Free {
+            return None;
+        }
+        let mut cmd = format!("cargo grade replay {} --seed {seed}", e.slug);
+        match &self.source {
+            Source::Solutions => cmd.push_str(" --solutions"),
+            Source::Workspace(p) => cmd.push_str(&format!(
+                " --workspace {}",
+                shell_quote(&p.display().to_string())
+            )),
+            Source::Exercises => {}
+        }
+        if mode != e.default_mode {
+            cmd.push_str(&format!(" --mode {}", mode.name()));
+        }
+        if !mode.replays_exactly() {
+            cmd.push_str("  (perturb mode: the same choices, but not the same timing)");
+        }
+        Some(cmd)
+    }
+}
+
+/// Quotes a path for a POSIX shell when it needs it.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:@".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The number of CPUs this process may use.
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// A program ready to run, or why there is none.
+enum Prepared {
+    Ready {
+        program: PathBuf,
+        build: BuildResult,
+    },
+    Failed {
+        status: ExerciseStatus,
+        headline: String,
+        build: Option<BuildResult>,
+    },
+}
+
+/// Where builds happen: the course itself, or a staged copy.
+pub struct Workbench {
+    manifest: PathBuf,
+    target_dir: Option<PathBuf>,
+    staged: Option<Staged>,
+    /// Why the submission could not be staged, if it could not.
+    pub error: Option<String>,
+}
+
+impl Workbench {
+    /// Sets up building for `source`; a submission is staged first.
+    pub fn new(course: &Course, source: &Source, exercises: &[&'static Exercise]) -> Workbench {
+        let manifest = course.root.join("Cargo.toml");
+        match source {
+            Source::Workspace(path) => match stage::stage(course, path, exercises) {
+                Ok(staged) => Workbench {
+                    manifest: staged.root.join("Cargo.toml"),
+                    target_dir: Some(staged.target_dir.clone()),
+                    staged: Some(staged),
+                    error: None,
+                },
+                Err(e) => Workbench {
+                    manifest,
+                    target_dir: None,
+                    staged: None,
+                    error: Some(format!("cannot stage the submission: {e}")),
+                },
+            },
+            _ => Workbench {
+                manifest,
+                target_dir: None,
+                staged: None,
+                error: None,
+            },
+        }
+    }
+
+    /// Files of the submission that were not used.
+    pub fn ignored(&self) -> Vec<String> {
+        self.staged
+            .as_ref()
+            .map(|s| s.ignored.clone())
+            .unwrap_or_default()
+    }
+
+    /// Builds one exercise and copies its program into `bin`, so that a
+    /// later build by anyone cannot change it under the running session.
+    fn prepare(&self, e: &Exercise, source: &Source, bin: &Path) -> Prepared {
+        if let Some(err) = &self.error {
+            return Prepared::Failed {
+                status: ExerciseStatus::Missing,
+                headline: err.clone(),
+                build: None,
+            };
+        }
+        if let Some(staged) = &self.staged {
+            if let Some((_, Err(why))) = staged.taken.iter().find(|(slug, _)| *slug == e.slug) {
+                return Prepared::Failed {
+                    status: ExerciseStatus::Missing,
+                    headline: why.clone(),
+                    build: None,
+                };
+            }
+        }
+        let package = e.package(source);
+        match compile::build(
+            &self.manifest,
+            self.target_dir.as_deref(),
+            &package,
+            BUILD_TIMEOUT,
+        ) {
+            Ok(built) => {
+                let build = BuildResult {
+                    ok: true,
+                    elapsed_ms: built.elapsed.as_secs_f64() * 1000.0,
+                    error: None,
+                    details: None,
+                };
+                match private_copy(&built.executable, bin, &package) {
+                    Ok(program) => Prepared::Ready { program, build },
+                    Err(err) => Prepared::Failed {
+                        status: ExerciseStatus::BuildFailed,
+                        headline: format!("cannot copy the built program: {err}"),
+                        build: Some(build),
+                    },
+                }
+            }
+            Err(BuildError { headline, details }) => Prepared::Failed {
+                status: ExerciseStatus::BuildFailed,
+                headline: headline.clone(),
+                build: Some(BuildResult {
+                    ok: false,
+                    elapsed_ms: 0.0,
+                    error: Some(headline),
+                    details: Some(details),
+                }),
+            },
+        }
+    }
+
+    /// Every program is built and copied out: the staged copy may be
+    /// reused by others.
+    pub fn done_building(&mut self) {
+        if let Some(s) = &mut self.staged {
+            s.unlock();
+        }
+    }
+
+    /// Builds one exercise for a single run: its program, or why not
+    /// (with the compiler's message).
+    pub fn prepare_one(
+        &self,
+        e: &Exercise,
+        source: &Source,
+        bin: &Path,
+    ) -> Result<PathBuf, String> {
+        match self.prepare(e, source, bin) {
+            Prepared::Ready { program, .. } => Ok(program),
+            Prepared::Failed {
+                headline, build, ..
+            } => {
+                let details = build.and_then(|b| b.details).unwrap_or_default();
+                Err(format!("{headline}\n{details}").trim_end().to_string())
+            }
+        }
+    }
+}
+
+fn private_copy(exe: &Path, bin: &Path, package: &str) -> std::io::Result<PathBuf> {
+    fs::create_dir_all(bin)?;
+    let to = bin.join(package);
+    let _ = fs::remove_file(&to);
+    if fs::hard_link(exe, &to).is_err() {
+        fs::copy(exe, &to)?;
+    }
+    Ok(to)
+}
+
+/// An exercise being graded.
+struct InFlight {
+    exercise: &'static Exercise,
+    title: String,
+    package: String,
+    invariants: Vec<Invariant>,
+    prepared: Prepared,
+}
+
+/// Grades `opts.exercises` of the course.
+pub fn grade(course: &Course, opts: &Options) -> Session {
+    let started = Instant::now();
+    let mut errors = Vec::new();
+    let tmp = match tempfile::Builder::new().prefix("grader-").tempdir() {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(format!("cannot make a temporary directory: {e}"));
+            return session(opts, Vec::new(), Vec::new(), errors, started);
+        }
+    };
+    let progress = Progress::new((opts.exercises.len() * opts.runs) as u64, opts.progress);
+    let mut bench = Workbench::new(course, &opts.source, &opts.exercises);
+    errors.extend(bench.error.clone());
+    let bin = tmp.path().join("bin");
+    let reports = tmp.path().join("reports");
+    let _ = fs::create_dir_all(&reports);
+
+    let flights: Vec<InFlight> = opts
+        .exercises
+        .iter()
+        .map(|&e| {
+            progress.message(format!("building {}", e.package(&opts.source)));
+            let invariants = e.invariants();
+            InFlight {
+                exercise: e,
+                title: e.lesson_title(&course.root),
+                package: e.package(&opts.source),
+                invariants,
+                prepared: bench.prepare(e, &opts.source, &bin),
+            }
+        })
+        .collect();
+
+    bench.done_building();
+
+    // Every run of every exercise that built, in one pool.
+    let plans: Vec<Option<Plan>> = flights
+        .iter()
+        .map(|f| match &f.prepared {
+            Prepared::Ready { program, .. } => Some(Plan {
+                exercise: f.exercise.slug.to_string(),
+                program: program.clone(),
+                args: Vec::new(),
+                mode: opts.mode_for(f.exercise),
+                sched_override: None,
+                base_seed: opts.seed,
+                time_scale: f
+                    .exercise
+                    .time_scale(opts.mode_for(f.exercise), opts.time_scale),
+                timeout: opts.timeout,
+            }),
+            Prepared::Failed { .. } => None,
+        })
+        .collect();
+    let jobs: Vec<(usize, usize)> = plans
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.is_some())
+        .flat_map(|(i, _)| (0..opts.runs).map(move |r| (i, r)))
+        .collect();
+    progress.message("running");
+    // Verdicts are tallied as they arrive, on this thread; the workers
+    // only borrow the exercises.
+    let mut tallies: Vec<(Tally, Duration)> = flights
+        .iter()
+        .map(|f| {
+            (
+                Tally::new(f.invariants.clone(), f.exercise.distributions.len()),
+                Duration::ZERO,
+            )
+        })
+        .collect();
+    runner::parallel(
+        jobs.len(),
+        opts.jobs,
+        |k| {
+            let (i, r) = jobs[k];
+            let plan = plans[i].as_ref().expect("only planned exercises are run");
+            let t = Instant::now();
+            let run = runner::run_once(plan, r, &reports);
+            let mut v = verdict::judge_run(flights[i].exercise, &flights[i].invariants, &run);
+            v.times.wall_ms = t.elapsed().as_secs_f64() * 1000.0;
+            (i, v)
+        },
+        |(i, v)| {
+            progress.step();
+            let (tally, time) = &mut tallies[i];
+            *time += Duration::from_secs_f64(v.times.wall_ms / 1000.0);
+            tally.add(v);
+        },
+    );
+    progress.finish();
+
+    let ignored = bench.ignored();
+    let results = flights
+        .into_iter()
+        .zip(tallies)
+        .map(|(f, (tally, time))| finish(f, tally, time, opts))
+        .collect();
+    drop(tmp);
+    let mut s = session(opts, results, ignored, errors, started);
+    let mut notes: Vec<String> = s
+        .exercises
+        .iter()
+        .flat_map(|e| e.run_warnings.clone())
+        .collect();
+    notes.sort();
+    notes.dedup();
+    s.warnings = notes;
+    s.passed = s.passed && s.unknown.is_empty();
+    s
+}
+
+fn finish(f: InFlight, tally: Tally, run_time: Duration, opts: &Options) -> ExerciseResult {
+    let e = f.exercise;
+    let mode = opts.mode_for(e);
+    let mut warnings = Vec::new();
+    if e.default_mode != ModeKind::Free && !mode.replays_exactly() && cpus() == 1 {
+        warnings.push(format!(
+            "{} mode on 1 CPU: races show far less often than under the controlled scheduler, \
+             so this verdict depends on the machine",
+            mode.name()
+        ));
+    }
+    let base = |status, headline: Option<String>, build| ExerciseResult {
+        number: e.number,
+        slug: e.slug,
+        title: f.title.clone(),
+        package: f.package.clone(),
+        status,
+        headline,
+        mode,
+        default_mode: opts.mode.is_none_or(|m| m == e.default_mode),
+        time_scale: e.time_scale(mode, opts.time_scale),
+        runs: 0,
+        seeds: None,
+        build,
+        invariants: Vec::new(),
+        distributions: Vec::new(),
+        failing_runs: Vec::new(),
+        failing_run_count: 0,
+        elapsed_ms: 0.0,
+        timing: None,
+        warnings: warnings.clone(),
+        run_warnings: Vec::new(),
+    };
+    match f.prepared {
+        Prepared::Failed {
+            status,
+            headline,
+            build,
+        } => base(status, Some(headline), build),
+        Prepared::Ready { build, .. } => {
+            let runs = tally.runs();
+            let names: Vec<&'static str> = e.distributions.iter().map(|d| d.name).collect();
+            let done = tally.finish(&names, &|seed| opts.replay_command(e, seed));
+            let headline = verdict::headline(&done.invariants);
+            let status = if headline.is_none() && runs > 0 {
+                ExerciseStatus::Passed
+            } else {
+                ExerciseStatus::Failed
+            };
+            let mut r = base(status, headline, Some(build));
+            r.runs = runs;
+            r.seeds = (runs > 0).then(|| (opts.seed, opts.seed.wrapping_add(runs as u64 - 1)));
+            r.invariants = done.invariants;
+            r.distributions = done.distributions;
+            r.failing_runs = done.failing_runs;
+            r.failing_run_count = done.failing_run_count;
+            r.timing = done.timing;
+            r.elapsed_ms = run_time.as_secs_f64() * 1000.0 / opts.jobs.max(1) as f64;
+            r.run_warnings = done.warnings;
+            r
+        }
+    }
+}
+
+fn session(
+    opts: &Options,
+    exercises: Vec<ExerciseResult>,
+    ignored: Vec<String>,
+    errors: Vec<String>,
+    started: Instant,
+) -> Session {
+    let passed = errors.is_empty()
+        && !exercises.is_empty()
+        && exercises.iter().all(|e| e.status == ExerciseStatus::Passed);
+    let (source, workspace) = match &opts.source {
+        Source::Exercises => ("exercises", None),
+        Source::Solutions => ("solutions", None),
+        Source::Workspace(p) => ("workspace", Some(p.display().to_string())),
+    };
+    Session {
+        schema: SCHEMA,
+        grader_version: env!("CARGO_PKG_VERSION"),
+        source,
+        workspace,
+        runs: opts.runs,
+        seed: opts.seed,
+        jobs: opts.jobs,
+        timeout_secs: opts.timeout.as_secs_f64(),
+        time_scale: opts.time_scale,
+        cpus: cpus(),
+        mode_override: opts.mode,
+        exercises,
+        unknown: opts.unknown.clone(),
+        ignored_files: ignored,
+        errors,
+        warnings: Vec::new(),
+        passed,
+        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_quoted_only_when_needed() {
+        assert_eq!(shell_quote("/tmp/sub-1"), "/tmp/sub-1");
+        assert_eq!(shell_quote("/tmp/my sub"), "'/tmp/my sub'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}

@@ -1,0 +1,209 @@
+//! The two invariants every exercise has, and the "clean run" gate the
+//! others stand behind.
+//!
+//! Each names the first thing that went wrong the way a student needs to
+//! read it: a stub's `todo!("deposit")` is "not implemented yet: deposit",
+//! not a backtrace; a signal is named (`killed by SIGSEGV`); a hang says who
+//! was stuck where.
+
+use super::{Check, Invariant};
+use crate::run::{stuck_procs_phrase, RunData, Unchecked, DEADLOCK_EXIT_CODE};
+use crate::supervise::Ending;
+
+/// Nothing panicked or was killed by a signal of its own making.
+pub const NO_PANIC: Invariant =
+    Invariant::every("no-panic", "no process panicked or crashed", no_panic).on_any_run();
+
+/// The main process and every child exited with code 0, and the report is
+/// complete and well formed.
+pub const CLEAN_EXIT: Invariant = Invariant::every(
+    "clean-exit",
+    "every process exited normally and the report is complete",
+    clean_exit,
+)
+.on_any_run();
+
+fn no_panic(run: &RunData) -> Result<Check, Unchecked> {
+    if let Ok(report) = &run.report {
+        if !report.panics.is_empty() {
+            let seen = run.first_panic().unwrap_or_default();
+            return Ok(Check::broken("no panic", seen));
+        }
+    }
+    // A signal is a crash unless the grader or the scheduler sent it: the
+    // supervisor kills a hung or flooding tree, and the scheduler kills the
+    // others when it finds a deadlock.
+    let killed_for_hang = run.hung() || run.outcome.ending == Ending::OutputFlood;
+    if let Ending::Signaled { name, .. } = &run.outcome.ending {
+        if !(killed_for_hang && name == "SIGKILL") {
+            return Ok(Check::broken(
+                "no crash",
+                format!("the main process was killed by {name}"),
+            ));
+        }
+    }
+    if let Ok(summary) = run.summary() {
+        for c in &summary.children {
+            let by_us = killed_for_hang && c.exit.contains("SIGKILL");
+            if c.exit.starts_with("killed by") && !by_us {
+                return Ok(Check::broken(
+                    "no crash",
+                    format!("{} was {}", c.name, c.exit),
+                ));
+            }
+        }
+    }
+    if let Some(line) = panic_line(&run.outcome.stderr) {
+        return Ok(Check::broken("no panic", line));
+    }
+    match &run.report {
+        Ok(_) => Ok(Check::Held),
+        // A clean exit with no report: nothing says a panic happened.
+        Err(_) if run.outcome.ending == (Ending::Exited { code: 0 }) => Ok(Check::Held),
+        Err(p) => Err(Unchecked(p.to_string())),
+    }
+}
+
+/// The first line of a panic message on stderr, for a panic the report
+/// did not record.
+fn panic_line(stderr: &str) -> Option<String> {
+    let start = stderr.find("panicked at")?;
+    let line_start = stderr[..start].rfind('\n').map_or(0, |i| i + 1);
+    let rest: Vec<&str> = stderr[line_start..].lines().take(2).collect();
+    Some(rest.join(" ").trim().to_string())
+}
+
+fn clean_exit(run: &RunData) -> Result<Check, Unchecked> {
+    Ok(match clean(run) {
+        Ok(()) => Check::Held,
+        Err(Unchecked(why)) => {
+            Check::broken("every process exits with code 0 and a complete report", why)
+        }
+    })
+}
+
+/// Whether the run ended cleanly enough to judge the exercise's own
+/// invariants on it, and if not, why not.
+pub fn clean(run: &RunData) -> Result<(), Unchecked> {
+    let why = |s: String| Err(Unchecked(s));
+    // The most telling reason first: a hang or a crash explains a missing
+    // summary, a panic explains an exit code.
+    match &run.outcome.ending {
+        Ending::TimedOut => {
+            return why(format!(
+                "timed out after {:.1} s; the process tree was killed{}",
+                run.outcome.elapsed_ms / 1000.0,
+                stuck_procs_phrase(&run.outcome.stuck, &run.names)
+            ))
+        }
+        Ending::Exited { .. } => {}
+        _ => return why(run.ending_phrase()),
+    }
+    if let Some(d) = run.deadlock() {
+        return why(format!("deadlocked: {}", run.stuck_phrase(d)));
+    }
+    if let Some(p) = run.first_panic() {
+        return why(p);
+    }
+    if let Ok(summary) = run.summary() {
+        if let Some(c) = summary.children.iter().find(|c| !c.success) {
+            return why(format!("{} {}", c.name, c.exit));
+        }
+    }
+    match run.outcome.ending {
+        Ending::Exited {
+            code: DEADLOCK_EXIT_CODE,
+        } => return why("exited with code 86 (deadlock) without a deadlock record".into()),
+        Ending::Exited { code } if code != 0 => return why(run.ending_phrase()),
+        _ => {}
+    }
+    let header = run.header()?;
+    if header.exercise != run.exercise {
+        return why(format!(
+            "the report is from exercise `{}`, not `{}`",
+            header.exercise, run.exercise
+        ));
+    }
+    run.summary()?;
+    if !run.outcome.leftovers.is_empty() {
+        return why(format!(
+            "{} process(es) were still running after the main process ended (killed since): {}",
+            run.outcome.leftovers.len(),
+            run.outcome
+                .leftovers
+                .iter()
+                .map(|p| format!("pid {} ({})", p.pid, p.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invariants::testing::*;
+    use crate::run::{ReportProblem, RunData};
+    use course_report::{Panic, Record};
+
+    #[test]
+    fn a_stub_reads_as_not_implemented() {
+        let mut run = run(
+            "sequential-bank",
+            vec![
+                header("sequential-bank", &[]),
+                Record::Panic(Panic {
+                    pid: 1,
+                    process: "MainProcess".into(),
+                    message: "not yet implemented: deposit".into(),
+                    location: Some("src/lib.rs:3:5".into()),
+                    not_implemented: Some("deposit".into()),
+                }),
+            ],
+        );
+        run.outcome = exited(101);
+        match no_panic(&run).unwrap() {
+            Check::Broken(v) => assert_eq!(v.seen, "not implemented yet: deposit"),
+            c => panic!("{c:?}"),
+        }
+        assert!(clean(&run).is_err());
+    }
+
+    #[test]
+    fn a_missing_report_is_named_not_trusted() {
+        let run = RunData::new(0, 1, "locked-bank", exited(0), Err(ReportProblem::Missing));
+        let err = clean(&run).unwrap_err();
+        assert!(err.0.contains("no report"), "{err:?}");
+        assert!(matches!(clean_exit(&run).unwrap(), Check::Broken(_)));
+    }
+
+    #[test]
+    fn a_segfault_names_its_signal() {
+        let mut run = RunData::new(0, 1, "locked-bank", exited(0), Err(ReportProblem::Empty));
+        run.outcome.ending = Ending::Signaled {
+            signal: 11,
+            name: "SIGSEGV".into(),
+        };
+        match no_panic(&run).unwrap() {
+            Check::Broken(v) => assert!(v.seen.contains("SIGSEGV"), "{v:?}"),
+            c => panic!("{c:?}"),
+        }
+    }
+
+    #[test]
+    fn a_panic_only_on_stderr_is_still_seen() {
+        let mut run = RunData::new(
+            0,
+            1,
+            "locked-bank",
+            exited(101),
+            Err(ReportProblem::Missing),
+        );
+        run.outcome.stderr = "\nthread 'main' panicked at src/main.rs:3:5:\nboom\n".into();
+        match no_panic(&run).unwrap() {
+            Check::Broken(v) => assert!(v.seen.contains("boom"), "{v:?}"),
+            c => panic!("{c:?}"),
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Exercise 1, the sequential bank: one process deposits `steps` times,
+//! then withdraws `steps` times. Without a second process there is no race,
+//! so the balances must come out exact.
+
+use super::{Check, Invariant};
+use crate::run::{RunData, Unchecked};
+
+/// The exercise's invariants.
+pub const INVARIANTS: &[Invariant] = &[
+    Invariant::every(
+        "after-deposit",
+        "balance after deposit = start + steps × amount",
+        after_deposit,
+    ),
+    Invariant::every(
+        "after-withdraw",
+        "balance after withdraw = start",
+        after_withdraw,
+    ),
+];
+
+fn after_deposit(run: &RunData) -> Result<Check, Unchecked> {
+    let (start, amount, steps) = (
+        run.param("start")?,
+        run.param("amount")?,
+        run.param("steps")?,
+    );
+    let want = start + steps * amount;
+    let seen = run.final_value("after_deposit")?;
+    Ok(Check::expect(
+        seen == want,
+        format!("{want} ({start} + {steps} × {amount})"),
+        seen.to_string(),
+    ))
+}
+
+fn after_withdraw(run: &RunData) -> Result<Check, Unchecked> {
+    let start = run.param("start")?;
+    let seen = run.final_value("after_withdraw")?;
+    Ok(Check::expect(
+        seen == start,
+        start.to_string(),
+        seen.to_string(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invariants::testing::*;
+
+    fn with_finals(deposit: i64, withdraw: i64) -> RunData {
+        run(
+            "sequential-bank",
+            vec![
+                header(
+                    "sequential-bank",
+                    &[("start", 600), ("amount", 5), ("steps", 100)],
+                ),
+                summary(
+                    &[("after_deposit", deposit), ("after_withdraw", withdraw)],
+                    &[],
+                    &[],
+                    &[],
+                ),
+            ],
+        )
+    }
+
+    #[test]
+    fn exact_balances_hold() {
+        let run = with_finals(1100, 600);
+        assert_eq!(after_deposit(&run).unwrap(), Check::Held);
+        assert_eq!(after_withdraw(&run).unwrap(), Check::Held);
+    }
+
+    #[test]
+    fn an_off_by_one_is_broken() {
+        let run = with_finals(1095, 595);
+        assert!(matches!(after_deposit(&run).unwrap(), Check::Broken(v) if v.seen == "1095"));
+        assert!(matches!(after_withdraw(&run).unwrap(), Check::Broken(_)));
+    }
+}

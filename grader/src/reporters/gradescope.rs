@@ -1,0 +1,105 @@
+//! Gradescope's `results.json`.
+//!
+//! Scoring: every exercise is worth [`POINTS_PER_EXERCISE`] points, split
+//! evenly among its invariants; an invariant earns its share only if it
+//! passed. An exercise that does not build, or that the submission lacks,
+//! earns nothing and appears as one test worth the whole exercise. So the
+//! score says how much of the course holds, not just how many exercises
+//! passed outright.
+
+use serde::Serialize;
+
+use super::{exercise_text, invariant_text};
+use crate::verdict::{ExerciseStatus, InvariantStatus, Session};
+
+/// What one exercise is worth.
+pub const POINTS_PER_EXERCISE: f64 = 20.0;
+
+#[derive(Serialize)]
+struct Results {
+    score: f64,
+    max_score: f64,
+    output: String,
+    visibility: &'static str,
+    tests: Vec<Test>,
+}
+
+#[derive(Serialize)]
+struct Test {
+    name: String,
+    score: f64,
+    max_score: f64,
+    status: &'static str,
+    output: String,
+}
+
+fn round(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Renders the session as Gradescope results.
+pub fn render(s: &Session) -> String {
+    let mut tests = Vec::new();
+    let mut score = 0.0;
+    for e in &s.exercises {
+        let prefix = format!("{:02} {}", e.number, e.slug);
+        if matches!(
+            e.status,
+            ExerciseStatus::BuildFailed | ExerciseStatus::Missing
+        ) || e.invariants.is_empty()
+        {
+            tests.push(Test {
+                name: format!("{prefix}: builds and runs"),
+                score: 0.0,
+                max_score: POINTS_PER_EXERCISE,
+                status: "failed",
+                output: exercise_text(e),
+            });
+            continue;
+        }
+        let share = POINTS_PER_EXERCISE / e.invariants.len() as f64;
+        for inv in &e.invariants {
+            let passed = inv.status == InvariantStatus::Passed;
+            if passed {
+                score += share;
+            }
+            let mut output = format!("{} in {} runs", inv.rate(), e.mode.name());
+            if let Some(text) = invariant_text(inv) {
+                output.push('\n');
+                output.push_str(&text);
+            }
+            tests.push(Test {
+                name: format!("{prefix}: {}", inv.name),
+                score: if passed { round(share) } else { 0.0 },
+                max_score: round(share),
+                status: if passed { "passed" } else { "failed" },
+                output,
+            });
+        }
+    }
+    let max = POINTS_PER_EXERCISE * s.exercises.len() as f64;
+    let mut output = format!(
+        "{} of {} exercises passed ({} runs each, seed {}, {} CPUs).",
+        s.passed_count(),
+        s.exercises.len(),
+        s.runs,
+        s.seed,
+        s.cpus
+    );
+    if !s.ignored_files.is_empty() {
+        output.push_str(&format!(
+            "\nIgnored from the submission (only each exercise's src/lib.rs is graded): {}",
+            s.ignored_files.join(", ")
+        ));
+    }
+    let results = Results {
+        score: round(score),
+        max_score: max,
+        output,
+        visibility: "visible",
+        tests,
+    };
+    let mut text = serde_json::to_string_pretty(&results).unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,223 @@
+//! The report for a person: per exercise, a table of its invariants with
+//! their rates, then what broke, with the interleaving and the command that
+//! replays it; a summary line last.
+
+use std::fmt::Write;
+
+use super::{failure_lines, failure_summary};
+use crate::term::Paint;
+use crate::verdict::{ExerciseResult, ExerciseStatus, InvariantStatus, Session};
+
+/// Renders the session.
+pub fn render(s: &Session, p: Paint) -> String {
+    let mut out = String::new();
+    let what = match (&s.workspace, s.source) {
+        (Some(w), _) => format!("the submission at {w}"),
+        (None, "solutions") => "the reference solutions".into(),
+        (None, _) => "exercises/".into(),
+    };
+    let mode = match s.mode_override {
+        Some(m) => format!("mode {} for all", m.name()),
+        None => "each exercise in its default mode".into(),
+    };
+    let _ = writeln!(
+        out,
+        "{}",
+        p.bold(&format!(
+            "Grading {what}: {} runs each, seed {}, {mode}",
+            s.runs, s.seed
+        ))
+    );
+    let _ = writeln!(
+        out,
+        "{}",
+        p.dim(&format!(
+            "{} CPU{}, {} parallel runs, {} s per run",
+            s.cpus,
+            if s.cpus == 1 { "" } else { "s" },
+            s.jobs,
+            s.timeout_secs
+        ))
+    );
+    for u in &s.unknown {
+        let _ = writeln!(
+            out,
+            "\n{} unknown exercise `{u}`: expected one of {}",
+            p.red("✗"),
+            crate::catalog::names()
+        );
+    }
+    for w in &s.warnings {
+        let _ = writeln!(out, "{} {w}", p.yellow("warning:"));
+    }
+    for e in &s.errors {
+        let _ = writeln!(out, "\n{} {e}", p.red("✗"));
+    }
+    for e in &s.exercises {
+        out.push('\n');
+        exercise(&mut out, e, p);
+    }
+    if !s.ignored_files.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nIgnored from the submission (only each exercise's src/lib.rs is graded):"
+        );
+        for f in s.ignored_files.iter().take(20) {
+            let _ = writeln!(out, "  {f}");
+        }
+        if s.ignored_files.len() > 20 {
+            let _ = writeln!(out, "  and {} more", s.ignored_files.len() - 20);
+        }
+    }
+    let failed: Vec<&str> = s
+        .exercises
+        .iter()
+        .filter(|e| e.status != ExerciseStatus::Passed)
+        .map(|e| e.slug)
+        .collect();
+    let verdict = if s.passed {
+        p.green("PASSED")
+    } else {
+        p.red("FAILED")
+    };
+    let mut line = format!(
+        "\n{verdict}: {} of {} exercises passed",
+        s.passed_count(),
+        s.exercises.len()
+    );
+    if !failed.is_empty() {
+        let _ = write!(line, "; failed: {}", failed.join(", "));
+    }
+    if !s.unknown.is_empty() {
+        let _ = write!(line, "; unknown: {}", s.unknown.join(", "));
+    }
+    let _ = writeln!(out, "{line} ({:.1} s)", s.elapsed_ms / 1000.0);
+    out
+}
+
+fn exercise(out: &mut String, e: &ExerciseResult, p: Paint) {
+    let status = match e.status {
+        ExerciseStatus::Passed => p.green("passed"),
+        ExerciseStatus::Failed => p.red("FAILED"),
+        ExerciseStatus::BuildFailed => p.red("DOES NOT BUILD"),
+        ExerciseStatus::Missing => p.red("MISSING"),
+    };
+    let _ = writeln!(
+        out,
+        "{} {} — {}  {status}",
+        p.bold(&format!("{:02}", e.number)),
+        p.bold(e.slug),
+        e.title
+    );
+    if matches!(
+        e.status,
+        ExerciseStatus::BuildFailed | ExerciseStatus::Missing
+    ) {
+        if let Some(h) = &e.headline {
+            let _ = writeln!(out, "   {h}");
+        }
+        if let Some(details) = e.build.as_ref().and_then(|b| b.details.as_ref()) {
+            for line in details.lines().take(20) {
+                let _ = writeln!(out, "   {}", p.dim(line));
+            }
+        }
+        return;
+    }
+    let seeds = e
+        .seeds
+        .map(|(a, b)| format!(", seeds {a}–{b}"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "   {}",
+        p.dim(&format!(
+            "mode {}, {} runs{seeds}",
+            e.mode.describe(),
+            e.runs
+        ))
+    );
+    let width = e
+        .invariants
+        .iter()
+        .map(|i| i.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    for inv in &e.invariants {
+        let mark = match inv.status {
+            InvariantStatus::Passed => p.green("✓"),
+            InvariantStatus::Failed => p.red("✗"),
+            InvariantStatus::NotChecked => p.yellow("?"),
+        };
+        let pad = width - inv.name.chars().count();
+        let _ = writeln!(
+            out,
+            "   {mark} {}{}  {}",
+            inv.name,
+            " ".repeat(pad),
+            inv.rate()
+        );
+    }
+    for d in &e.distributions {
+        let _ = writeln!(out, "   {}", p.dim(&d.line()));
+    }
+    for w in &e.warnings {
+        let _ = writeln!(out, "   {} {w}", p.yellow("warning:"));
+    }
+    let mut unjudged: Vec<(&str, usize)> = Vec::new();
+    let mut told: Vec<&str> = Vec::new();
+    for inv in &e.invariants {
+        if let Some(f) = &inv.failure {
+            // "Clean exit" often fails for the reason "no panic" gave.
+            if told.contains(&f.seen.as_str()) {
+                continue;
+            }
+            told.push(&f.seen);
+            let _ = writeln!(
+                out,
+                "   {} {}: {}",
+                p.red("✗"),
+                p.bold(inv.name),
+                failure_summary(inv, f)
+            );
+            for (key, value) in failure_lines(f) {
+                let _ = writeln!(out, "       {}  {value}", p.dim(&format!("{key:<8}")));
+            }
+        } else if inv.status == InvariantStatus::NotChecked {
+            let reason = inv
+                .unchecked_reason
+                .as_deref()
+                .unwrap_or("no run could be judged");
+            match unjudged.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, n)) => *n += 1,
+                None => unjudged.push((reason, 1)),
+            }
+        }
+    }
+    for (reason, n) in unjudged {
+        let what = if n == 1 { "invariant" } else { "invariants" };
+        let _ = writeln!(out, "   {} {n} {what} not checked: {reason}", p.yellow("?"));
+    }
+    if e.failing_run_count == e.runs && e.runs > 0 {
+        let _ = writeln!(
+            out,
+            "   {}",
+            p.dim(&format!("every one of the {} runs failed", e.runs))
+        );
+    } else if e.failing_run_count > 0 {
+        let listed: Vec<String> = e
+            .failing_runs
+            .iter()
+            .map(|r| format!("{} (seed {})", r.run, r.seed))
+            .collect();
+        let _ = writeln!(
+            out,
+            "   {}",
+            p.dim(&format!(
+                "failing runs: {} of {}; first: {}",
+                e.failing_run_count,
+                e.runs,
+                listed.join(", ")
+            ))
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! Reporters: one session's results in the form a reader needs.
+//!
+//! - [`human`]: tables and failure details for a person at a terminal.
+//! - [`json`]: the session as JSON (schema in `grader/SCHEMA.md`).
+//! - [`junit`]: JUnit XML, a test suite per exercise, a test case per
+//!   invariant, for CI dashboards.
+//! - [`gradescope`]: Gradescope's `results.json`.
+//!
+//! All of them render the same [`Session`]; none computes a verdict.
+
+pub mod gradescope;
+pub mod human;
+pub mod json;
+pub mod junit;
+
+use clap::ValueEnum;
+
+use crate::term::Paint;
+use crate::verdict::{ExerciseResult, Failure, InvariantResult, Session};
+
+/// The report formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Tables and failure details, for a person.
+    Human,
+    /// The session as JSON (schema in grader/SCHEMA.md).
+    Json,
+    /// JUnit XML: a test suite per exercise, a test case per invariant.
+    Junit,
+    /// Gradescope's results.json.
+    Gradescope,
+}
+
+/// Renders a session.
+pub fn render(session: &Session, format: Format, paint: Paint) -> String {
+    match format {
+        Format::Human => human::render(session, paint),
+        Format::Json => json::render(session),
+        Format::Junit => junit::render(session),
+        Format::Gradescope => gradescope::render(session),
+    }
+}
+
+/// A failure's details as lines: expected, seen, the trace, the replay.
+pub fn failure_lines(f: &Failure) -> Vec<(&'static str, String)> {
+    let mut lines = vec![("expected", f.expected.clone()), ("seen", f.seen.clone())];
+    for e in &f.evidence {
+        // A narrated interleaving ends with its conclusion after "→";
+        // on its own line it reads as the punchline it is.
+        match e.split_once(" → ") {
+            Some((trace, conclusion)) => {
+                lines.push(("trace", trace.to_string()));
+                lines.push(("", format!("→ {conclusion}")));
+            }
+            None => lines.push(("trace", e.clone())),
+        }
+    }
+    if let Some(r) = &f.replay {
+        lines.push(("replay", r.clone()));
+    }
+    lines
+}
+
+/// "broken in 183/200 runs; first in run 3 (seed 1237)".
+pub fn failure_summary(inv: &InvariantResult, f: &Failure) -> String {
+    match (f.run, f.seed) {
+        (Some(run), Some(seed)) => format!(
+            "broken in {}/{} runs; first in run {run} (seed {seed})",
+            inv.broken, inv.runs
+        ),
+        _ => "never seen".to_string(),
+    }
+}
+
+/// An exercise's failure as plain text: the headline, then each failed
+/// invariant with its details (for JUnit and Gradescope).
+pub fn exercise_text(e: &ExerciseResult) -> String {
+    let mut out = Vec::new();
+    if let Some(h) = &e.headline {
+        out.push(h.clone());
+    }
+    if let Some(b) = &e.build {
+        if let Some(d) = &b.details {
+            out.push(d.clone());
+        }
+    }
+    for inv in &e.invariants {
+        if let Some(text) = invariant_text(inv) {
+            out.push(format!("{}:\n{text}", inv.name));
+        }
+    }
+    out.join("\n")
+}
+
+/// An invariant's rate and, if it did not pass, why: plain text.
+pub fn invariant_text(inv: &InvariantResult) -> Option<String> {
+    if let Some(f) = &inv.failure {
+        let mut lines = vec![failure_summary(inv, f)];
+        lines.extend(
+            failure_lines(f)
+                .into_iter()
+                .map(|(k, v)| format!("  {k:<8}  {v}")),
+        );
+        return Some(lines.join("\n"));
+    }
+    if inv.status == crate::verdict::InvariantStatus::NotChecked {
+        return Some(format!(
+            "not checked in {}/{} runs: {}",
+            inv.unchecked,
+            inv.runs,
+            inv.unchecked_reason
+                .as_deref()
+                .unwrap_or("no run could be judged")
+        ));
+    }
+    None
+}

@@ -1,0 +1,311 @@
+//! One run of an exercise program, as the grader knows it afterwards: how
+//! the supervisor saw it end, and what the program wrote in its report.
+//!
+//! Nothing here trusts the program. A missing, truncated or malformed
+//! report is a [`ReportProblem`], never a panic, and every accessor that an
+//! invariant needs says *why* it has nothing to give ([`Unchecked`]), so a
+//! verdict can always name the reason a run could not be judged.
+
+use std::collections::BTreeMap;
+
+use course_report::{Event, Header, ParseError, Report, Summary, Worker};
+
+use crate::narrate::Names;
+use crate::supervise::{Ending, ProcInfo, RunOutcome};
+
+/// The exit code of a program that the controlled scheduler found
+/// deadlocked (`multiproc::sched::controlled::DEADLOCK_EXIT_CODE`).
+pub const DEADLOCK_EXIT_CODE: i32 = 86;
+/// The exit code of a process whose code panicked.
+pub const PANIC_EXIT_CODE: i32 = 101;
+
+/// Why a run could not be judged on some invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unchecked(pub String);
+
+/// What was wrong with a run's report file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReportProblem {
+    /// The program never created it.
+    Missing,
+    /// It exists but holds no record.
+    Empty,
+    /// Larger than the grader reads.
+    TooLarge(u64),
+    /// A line is not a record.
+    Malformed(ParseError),
+    /// The file could not be read.
+    Unreadable(String),
+}
+
+impl std::fmt::Display for ReportProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReportProblem::Missing => {
+                write!(f, "no report: the program never wrote to COURSE_REPORT")
+            }
+            ReportProblem::Empty => write!(f, "empty report: the program wrote no record"),
+            ReportProblem::TooLarge(n) => write!(f, "report too large ({n} bytes)"),
+            ReportProblem::Malformed(e) => write!(f, "{e}"),
+            ReportProblem::Unreadable(e) => write!(f, "report unreadable: {e}"),
+        }
+    }
+}
+
+/// Everything known about one finished run.
+#[derive(Debug)]
+pub struct RunData {
+    /// The run's position in the session (0-based).
+    pub index: usize,
+    /// The run's seed (scheduler and scenario).
+    pub seed: u64,
+    /// The exercise's slug, to check the report is from it.
+    pub exercise: String,
+    /// How the supervisor saw the run end.
+    pub outcome: RunOutcome,
+    /// The parsed report, or what was wrong with it.
+    pub report: Result<Report, ReportProblem>,
+    /// Names of the run's processes and shared objects.
+    pub names: Names,
+}
+
+impl RunData {
+    /// Folds a run's outcome and report text together.
+    pub fn new(
+        index: usize,
+        seed: u64,
+        exercise: &str,
+        outcome: RunOutcome,
+        report: Result<Report, ReportProblem>,
+    ) -> RunData {
+        let names = report.as_ref().map(Names::from_report).unwrap_or_default();
+        RunData {
+            index,
+            seed,
+            exercise: exercise.to_string(),
+            outcome,
+            report,
+            names,
+        }
+    }
+
+    /// The report, or why there is none to read.
+    pub fn report(&self) -> Result<&Report, Unchecked> {
+        self.report.as_ref().map_err(|p| Unchecked(p.to_string()))
+    }
+
+    /// The header record.
+    pub fn header(&self) -> Result<&Header, Unchecked> {
+        self.report()?
+            .header
+            .as_ref()
+            .ok_or_else(|| Unchecked("the report has no header record".into()))
+    }
+
+    /// A scenario parameter from the header (`start`, `steps`, ...).
+    pub fn param(&self, key: &str) -> Result<i64, Unchecked> {
+        self.header()?
+            .params
+            .get(key)
+            .copied()
+            .ok_or_else(|| Unchecked(format!("the report's header has no parameter `{key}`")))
+    }
+
+    /// The summary the main process writes last; without it the run ended
+    /// early, and the reason says how.
+    pub fn summary(&self) -> Result<&Summary, Unchecked> {
+        self.report()?.summary.as_ref().ok_or_else(|| {
+            Unchecked(format!(
+                "the run ended before its summary ({})",
+                self.ending_phrase()
+            ))
+        })
+    }
+
+    /// A final value from the summary.
+    pub fn final_value(&self, name: &str) -> Result<i64, Unchecked> {
+        self.summary()?
+            .finals
+            .get(name)
+            .copied()
+            .ok_or_else(|| Unchecked(format!("the summary has no final value `{name}`")))
+    }
+
+    /// The trace, when it is complete: a trace that overflowed cannot show
+    /// that something did *not* happen.
+    pub fn events(&self) -> Result<&[Event], Unchecked> {
+        let summary = self.summary()?;
+        if summary.dropped > 0 {
+            return Err(Unchecked(format!(
+                "the trace overflowed ({} events dropped)",
+                summary.dropped
+            )));
+        }
+        Ok(&summary.events)
+    }
+
+    /// The id of the shared object with this label.
+    pub fn object(&self, label: &str) -> Result<u32, Unchecked> {
+        self.names
+            .object_id(label)
+            .ok_or_else(|| Unchecked(format!("the trace has no object labelled `{label}`")))
+    }
+
+    /// The events on one object, in order.
+    pub fn events_on(&self, label: &str) -> Result<Vec<&Event>, Unchecked> {
+        let id = self.object(label)?;
+        Ok(self.events()?.iter().filter(|e| e.object == id).collect())
+    }
+
+    /// The account of the worker with this name.
+    pub fn worker(&self, name: &str) -> Result<&Worker, Unchecked> {
+        self.report()?
+            .workers
+            .iter()
+            .find(|w| w.name == name)
+            .ok_or_else(|| Unchecked(format!("no worker named `{name}` reported")))
+    }
+
+    /// The deadlock the controlled scheduler found, if it found one.
+    pub fn deadlock(&self) -> Option<&course_report::Deadlock> {
+        self.report.as_ref().ok()?.deadlock.as_ref()
+    }
+
+    /// Whether the run ended in a hang: a timeout, or a deadlock the
+    /// scheduler saw.
+    pub fn hung(&self) -> bool {
+        self.outcome.ending == Ending::TimedOut
+            || self.deadlock().is_some()
+            || self.outcome.ending
+                == (Ending::Exited {
+                    code: DEADLOCK_EXIT_CODE,
+                })
+    }
+
+    /// One phrase for how the run ended, for reasons and verdicts.
+    pub fn ending_phrase(&self) -> String {
+        let phrase = self.ending_phrase_alone();
+        match &self.outcome.limit_hit {
+            Some(limit) => {
+                format!("{phrase} ({limit} reached)").replace("reached reached", "reached")
+            }
+            None => phrase,
+        }
+    }
+
+    fn ending_phrase_alone(&self) -> String {
+        if let Some(d) = self.deadlock() {
+            return format!("deadlocked: {}", self.stuck_phrase(d));
+        }
+        match &self.outcome.ending {
+            Ending::Exited { code: 0 } => "exited normally".into(),
+            Ending::Exited {
+                code: PANIC_EXIT_CODE,
+            } => match self.first_panic() {
+                Some(p) => p,
+                None => "panicked (exit code 101)".into(),
+            },
+            Ending::Exited {
+                code: DEADLOCK_EXIT_CODE,
+            } => "deadlocked (exit code 86)".into(),
+            Ending::Exited { code } => format!("exited with code {code}"),
+            Ending::Signaled { name, .. } => format!("killed by {name}"),
+            Ending::TimedOut => format!(
+                "timed out; the process tree was killed{}",
+                stuck_procs_phrase(&self.outcome.stuck, &self.names)
+            ),
+            Ending::OutputFlood => format!(
+                "flooded its output ({} bytes); the process tree was killed",
+                self.outcome.stdout_bytes + self.outcome.stderr_bytes
+            ),
+            Ending::Interrupted => "interrupted".into(),
+        }
+    }
+
+    /// The run's panics, named as a student should read them: the
+    /// functions still to write ("not implemented yet: deposit, withdraw"),
+    /// or else the first real panic.
+    pub fn first_panic(&self) -> Option<String> {
+        let report = self.report.as_ref().ok()?;
+        let first = report.panics.first()?;
+        if let Some(p) = report.panics.iter().find(|p| p.not_implemented.is_none()) {
+            let at = p
+                .location
+                .as_deref()
+                .map(|l| format!(" at {l}"))
+                .unwrap_or_default();
+            let more = match report.panics.len() {
+                1 => String::new(),
+                n => format!(
+                    " (and {} more panic{})",
+                    n - 1,
+                    if n > 2 { "s" } else { "" }
+                ),
+            };
+            return Some(format!("{} panicked{at}: {}{more}", p.process, p.message));
+        }
+        let mut names: Vec<&str> = Vec::new();
+        for p in &report.panics {
+            let name = p.not_implemented.as_deref().unwrap_or(&first.message);
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        Some(format!("not implemented yet: {}", names.join(", ")))
+    }
+
+    /// Who was stuck on what, from a deadlock record.
+    pub fn stuck_phrase(&self, d: &course_report::Deadlock) -> String {
+        if d.stuck.is_empty() {
+            return "nobody could run".into();
+        }
+        d.stuck
+            .iter()
+            .map(|s| {
+                let name = if s.process.is_empty() {
+                    self.names.process(s.pid)
+                } else {
+                    s.process.clone()
+                };
+                format!("{name} waits in {}", s.waiting_for)
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Final values, for distributions.
+    pub fn finals(&self) -> Option<&BTreeMap<String, i64>> {
+        self.report
+            .as_ref()
+            .ok()?
+            .summary
+            .as_ref()
+            .map(|s| &s.finals)
+    }
+}
+
+/// "; stuck: pid 12 (locked-bank) in futex_wait_queue, ..." for a timeout.
+pub fn stuck_procs_phrase(stuck: &[ProcInfo], names: &Names) -> String {
+    if stuck.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = stuck
+        .iter()
+        .map(|p| {
+            let who = names
+                .known_process(p.pid)
+                .unwrap_or_else(|| format!("pid {} ({})", p.pid, p.name));
+            let wchan = if p.wchan.is_empty() || p.wchan == "0" {
+                match p.state.as_str() {
+                    "R" => "running".to_string(),
+                    "Z" => "a zombie".to_string(),
+                    s => format!("state {s}"),
+                }
+            } else {
+                format!("waiting in {}", p.wchan)
+            };
+            format!("{who} {wchan}")
+        })
+        .collect();
+    format!("; stuck: {}", list.join(", "))
+}

@@ -1,0 +1,697 @@
+//! Verdicts: one run judged, many runs tallied, a session's results.
+//!
+//! A run is judged where it ran (on a worker thread) and only its verdict
+//! is kept, so a session of thousands of runs holds no traces. Tallies keep
+//! the *lowest-numbered* failing run of each invariant, whatever order the
+//! runs finished in, so the same seed gives the same report.
+//!
+//! These types are also the JSON report (see `grader/SCHEMA.md`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::catalog::Exercise;
+use crate::invariants::{common, judge, Check, Invariant, Quantifier, Violation};
+use crate::mode::ModeKind;
+use crate::run::{RunData, Unchecked};
+
+/// The JSON report's schema name; bumped when a field changes meaning.
+pub const SCHEMA: &str = "course-grader/1";
+/// How many failing runs an exercise lists.
+const FAILING_RUNS_LISTED: usize = 10;
+
+/// One run, judged.
+#[derive(Debug)]
+pub struct RunVerdict {
+    /// The run's index.
+    pub index: usize,
+    /// The run's seed.
+    pub seed: u64,
+    /// How it ended, in words.
+    pub ending: String,
+    /// Each invariant's result, in the exercise's order.
+    pub checks: Vec<Result<Check, Unchecked>>,
+    /// Each distribution's value in this run.
+    pub values: Vec<Option<String>>,
+    /// The controlled scheduler's choices, if it ran.
+    pub schedule: Option<String>,
+    /// What the supervisor could not do (limits not applied, ...).
+    pub warnings: Vec<String>,
+    /// Times of this run.
+    pub times: RunTimes,
+}
+
+/// How long one run took, seen from three places.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunTimes {
+    /// From the grader asking for the run to its verdict.
+    pub wall_ms: f64,
+    /// From the program's start to its end, as its supervisor saw it.
+    pub program_ms: f64,
+    /// The scenario itself, from its report (tracing on to summary).
+    pub scenario_ms: Option<f64>,
+}
+
+/// Judges one run against an exercise's invariants.
+pub fn judge_run(exercise: &Exercise, invariants: &[Invariant], run: &RunData) -> RunVerdict {
+    let clean = common::clean(run);
+    RunVerdict {
+        index: run.index,
+        seed: run.seed,
+        ending: run.ending_phrase(),
+        checks: invariants
+            .iter()
+            .map(|inv| judge(inv, run, &clean))
+            .collect(),
+        values: exercise
+            .distributions
+            .iter()
+            .map(|d| (d.value)(run))
+            .collect(),
+        schedule: run.report.as_ref().ok().and_then(|r| {
+            r.summary
+                .as_ref()
+                .and_then(|s| s.schedule.clone())
+                .or_else(|| r.deadlock.as_ref()?.schedule.clone())
+        }),
+        warnings: run.outcome.warnings.clone(),
+        times: RunTimes {
+            wall_ms: 0.0,
+            program_ms: run.outcome.elapsed_ms,
+            scenario_ms: run
+                .report
+                .as_ref()
+                .ok()
+                .and_then(|r| r.summary.as_ref())
+                .map(|s| s.elapsed_ns as f64 / 1e6),
+        },
+    }
+}
+
+/// Whether an invariant held over the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InvariantStatus {
+    /// Held in every run (or, for a "some" invariant, was seen).
+    Passed,
+    /// Broken in some run (or never seen).
+    Failed,
+    /// No run could be judged on it, or some could not and none broke it:
+    /// not known to hold, so not passed.
+    NotChecked,
+}
+
+/// One invariant over the session.
+#[derive(Clone, Debug, Serialize)]
+pub struct InvariantResult {
+    /// Stable identifier.
+    pub id: &'static str,
+    /// The property in words.
+    pub name: &'static str,
+    /// Every run, or some run.
+    pub quantifier: Quantifier,
+    /// The verdict.
+    pub status: InvariantStatus,
+    /// Runs in which it held (was seen).
+    pub held: usize,
+    /// Runs in which it was broken (was not seen).
+    pub broken: usize,
+    /// Runs that could not be judged on it.
+    pub unchecked: usize,
+    /// All runs.
+    pub runs: usize,
+    /// Why runs could not be judged (the first such run's reason).
+    pub unchecked_reason: Option<String>,
+    /// The evidence, when it failed.
+    pub failure: Option<Failure>,
+}
+
+impl InvariantResult {
+    /// "200/200 runs", "held in 17/200 runs (3 not checked)".
+    pub fn rate(&self) -> String {
+        let mut s = format!("{}/{}", self.held, self.runs);
+        if self.unchecked > 0 {
+            s.push_str(&format!(" ({} not checked)", self.unchecked));
+        }
+        s
+    }
+}
+
+/// Why an invariant failed, with the run that shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Failure {
+    /// The first run that broke it (none for a "some" invariant never seen).
+    pub run: Option<usize>,
+    /// That run's seed.
+    pub seed: Option<u64>,
+    /// What should have been.
+    pub expected: String,
+    /// What was.
+    pub seen: String,
+    /// The trace that shows it, one line each.
+    pub evidence: Vec<String>,
+    /// The command that replays the run.
+    pub replay: Option<String>,
+    /// The controlled scheduler's choices in that run (`replay --schedule`).
+    pub schedule: Option<String>,
+}
+
+/// How often each value was seen.
+#[derive(Clone, Debug, Serialize)]
+pub struct DistributionResult {
+    /// What was counted.
+    pub name: &'static str,
+    /// Each value and the runs it was seen in, most frequent first.
+    pub values: Vec<(String, usize)>,
+}
+
+impl DistributionResult {
+    /// "600 ×17, 595 ×40".
+    pub fn line(&self) -> String {
+        let shown: Vec<String> = self
+            .values
+            .iter()
+            .take(12)
+            .map(|(v, n)| format!("{v} ×{n}"))
+            .collect();
+        let more = self.values.len().saturating_sub(12);
+        let mut s = format!("{}: {}", self.name, shown.join(", "));
+        if more > 0 {
+            s.push_str(&format!(", and {more} other values"));
+        }
+        s
+    }
+}
+
+/// A run in which something failed.
+#[derive(Clone, Debug, Serialize)]
+pub struct FailingRun {
+    /// Its index.
+    pub run: usize,
+    /// Its seed.
+    pub seed: u64,
+    /// How it ended.
+    pub ending: String,
+    /// The ids of the invariants it broke or could not be judged on.
+    pub failed: Vec<&'static str>,
+}
+
+/// How an exercise came out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExerciseStatus {
+    /// Every invariant passed.
+    Passed,
+    /// Some invariant did not pass.
+    Failed,
+    /// It did not build.
+    BuildFailed,
+    /// The submission has no file for it.
+    Missing,
+}
+
+/// The build of one exercise.
+#[derive(Clone, Debug, Serialize)]
+pub struct BuildResult {
+    /// Whether it built.
+    pub ok: bool,
+    /// How long it took.
+    pub elapsed_ms: f64,
+    /// The first error, in one line.
+    pub error: Option<String>,
+    /// The compiler's rendering of it.
+    pub details: Option<String>,
+}
+
+/// One exercise's results.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExerciseResult {
+    /// Its number.
+    pub number: u8,
+    /// Its slug.
+    pub slug: &'static str,
+    /// Its lesson's title.
+    pub title: String,
+    /// The package built.
+    pub package: String,
+    /// The verdict.
+    pub status: ExerciseStatus,
+    /// The first reason it failed, in one line.
+    pub headline: Option<String>,
+    /// The scheduling mode its runs used.
+    pub mode: ModeKind,
+    /// Whether that is the exercise's default mode.
+    pub default_mode: bool,
+    /// The factor its pauses were scaled by.
+    pub time_scale: f64,
+    /// Runs made.
+    pub runs: usize,
+    /// The seeds of the first and last run.
+    pub seeds: Option<(u64, u64)>,
+    /// The build.
+    pub build: Option<BuildResult>,
+    /// Each invariant.
+    pub invariants: Vec<InvariantResult>,
+    /// Distributions of values over the runs.
+    pub distributions: Vec<DistributionResult>,
+    /// The first failing runs, by index.
+    pub failing_runs: Vec<FailingRun>,
+    /// How many runs failed in all.
+    pub failing_run_count: usize,
+    /// Time its runs took, summed over runs and divided by the number of
+    /// parallel jobs: about the wall time its share of the session took
+    /// (the build not included).
+    pub elapsed_ms: f64,
+    /// How long its runs took.
+    pub timing: Option<Timing>,
+    /// What the reader should know about this exercise's verdict (that it
+    /// depends on the CPU count).
+    pub warnings: Vec<String>,
+    /// What the supervisor of its runs could not do here (a limit not
+    /// applied, no network isolation); the same for every exercise on one
+    /// machine, so the session lists them once too.
+    pub run_warnings: Vec<String>,
+}
+
+/// The first run that broke an invariant: its index and seed, how it
+/// broke it, and the scheduler's choices in it.
+type FirstBroken = (usize, u64, Violation, Option<String>);
+
+/// A tally of one exercise's runs as they arrive.
+pub struct Tally {
+    invariants: Vec<Invariant>,
+    held: Vec<usize>,
+    broken: Vec<usize>,
+    unchecked: Vec<usize>,
+    first_broken: Vec<Option<FirstBroken>>,
+    first_unchecked: Vec<Option<(usize, String)>>,
+    values: Vec<BTreeMap<String, usize>>,
+    failing: BTreeMap<usize, FailingRun>,
+    failing_count: usize,
+    warnings: BTreeSet<String>,
+    times: Vec<RunTimes>,
+    runs: usize,
+}
+
+impl Tally {
+    /// An empty tally for these invariants and `distributions` values.
+    pub fn new(invariants: Vec<Invariant>, distributions: usize) -> Tally {
+        let n = invariants.len();
+        Tally {
+            invariants,
+            held: vec![0; n],
+            broken: vec![0; n],
+            unchecked: vec![0; n],
+            first_broken: vec![None; n],
+            first_unchecked: vec![None; n],
+            values: vec![BTreeMap::new(); distributions],
+            failing: BTreeMap::new(),
+            failing_count: 0,
+            warnings: BTreeSet::new(),
+            times: Vec::new(),
+            runs: 0,
+        }
+    }
+
+    /// Adds one run's verdict.
+    pub fn add(&mut self, v: RunVerdict) {
+        self.runs += 1;
+        self.times.push(v.times);
+        let mut failed = Vec::new();
+        for (i, check) in v.checks.into_iter().enumerate() {
+            let every = self.invariants[i].quantifier == Quantifier::Every;
+            match check {
+                Ok(Check::Held) => self.held[i] += 1,
+                Ok(Check::Broken(violation)) => {
+                    self.broken[i] += 1;
+                    if every {
+                        failed.push(self.invariants[i].id);
+                    }
+                    if self.first_broken[i]
+                        .as_ref()
+                        .is_none_or(|(r, ..)| v.index < *r)
+                    {
+                        self.first_broken[i] =
+                            Some((v.index, v.seed, violation, v.schedule.clone()));
+                    }
+                }
+                Err(Unchecked(why)) => {
+                    self.unchecked[i] += 1;
+                    failed.push(self.invariants[i].id);
+                    if self.first_unchecked[i]
+                        .as_ref()
+                        .is_none_or(|(r, _)| v.index < *r)
+                    {
+                        self.first_unchecked[i] = Some((v.index, why));
+                    }
+                }
+            }
+        }
+        for (map, value) in self.values.iter_mut().zip(v.values) {
+            if let Some(value) = value {
+                *map.entry(value).or_insert(0) += 1;
+            }
+        }
+        if !failed.is_empty() {
+            self.failing_count += 1;
+            self.failing.insert(
+                v.index,
+                FailingRun {
+                    run: v.index,
+                    seed: v.seed,
+                    ending: v.ending,
+                    failed,
+                },
+            );
+            if self.failing.len() > FAILING_RUNS_LISTED {
+                self.failing.pop_last();
+            }
+        }
+        for w in v.warnings {
+            if self.warnings.len() < 5 {
+                self.warnings.insert(w);
+            }
+        }
+    }
+
+    /// Runs tallied so far.
+    pub fn runs(&self) -> usize {
+        self.runs
+    }
+
+    /// The invariants' results; `replay(seed)` gives the command that
+    /// replays a run.
+    pub fn finish(
+        self,
+        distributions: &[&'static str],
+        replay: &dyn Fn(u64) -> Option<String>,
+    ) -> Finished {
+        let runs = self.runs;
+        let distributions: Vec<DistributionResult> = distributions
+            .iter()
+            .zip(self.values)
+            .map(|(name, map)| {
+                let mut values: Vec<(String, usize)> = map.into_iter().collect();
+                values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| numeric_order(&a.0, &b.0)));
+                DistributionResult { name, values }
+            })
+            .collect();
+        let mut invariants = Vec::new();
+        for (i, inv) in self.invariants.iter().enumerate() {
+            let (held, broken, unchecked) = (self.held[i], self.broken[i], self.unchecked[i]);
+            let status = match inv.quantifier {
+                Quantifier::Every if broken > 0 => InvariantStatus::Failed,
+                Quantifier::Every if unchecked > 0 || runs == 0 => InvariantStatus::NotChecked,
+                Quantifier::Every => InvariantStatus::Passed,
+                Quantifier::Some if held > 0 => InvariantStatus::Passed,
+                Quantifier::Some if broken > 0 => InvariantStatus::Failed,
+                Quantifier::Some => InvariantStatus::NotChecked,
+            };
+            let failure = match (status, inv.quantifier, &self.first_broken[i]) {
+                (InvariantStatus::Failed, Quantifier::Every, Some((run, seed, v, schedule))) => {
+                    Some(Failure {
+                        run: Some(*run),
+                        seed: Some(*seed),
+                        expected: v.expected.clone(),
+                        seen: v.seen.clone(),
+                        evidence: v.evidence.clone(),
+                        replay: replay(*seed),
+                        schedule: schedule.clone(),
+                    })
+                }
+                (InvariantStatus::Failed, Quantifier::Some, first) => {
+                    let mut evidence: Vec<String> =
+                        distributions.iter().map(DistributionResult::line).collect();
+                    if let Some((_, _, v, _)) = first {
+                        evidence.extend(v.evidence.iter().cloned());
+                    }
+                    Some(Failure {
+                        run: None,
+                        seed: None,
+                        expected: "seen in at least one run".into(),
+                        seen: format!(
+                            "not seen in any of {broken} run{}{}",
+                            if broken == 1 { "" } else { "s" },
+                            first
+                                .as_ref()
+                                .map(|(_, _, v, _)| format!(" (every run: {})", v.seen))
+                                .unwrap_or_default()
+                        ),
+                        evidence,
+                        replay: None,
+                        schedule: None,
+                    })
+                }
+                _ => None,
+            };
+            invariants.push(InvariantResult {
+                id: inv.id,
+                name: inv.name,
+                quantifier: inv.quantifier,
+                status,
+                held,
+                broken,
+                unchecked,
+                runs,
+                unchecked_reason: self.first_unchecked[i].as_ref().map(|(_, why)| why.clone()),
+                failure,
+            });
+        }
+        Finished {
+            timing: Timing::of(&self.times),
+            invariants,
+            distributions,
+            failing_runs: self.failing.into_values().collect(),
+            failing_run_count: self.failing_count,
+            warnings: self.warnings.into_iter().collect(),
+        }
+    }
+}
+
+/// A finished tally.
+pub struct Finished {
+    /// How long the runs took.
+    pub timing: Option<Timing>,
+    /// Each invariant.
+    pub invariants: Vec<InvariantResult>,
+    /// Each distribution.
+    pub distributions: Vec<DistributionResult>,
+    /// The first failing runs.
+    pub failing_runs: Vec<FailingRun>,
+    /// How many runs failed.
+    pub failing_run_count: usize,
+    /// Warnings from the runs.
+    pub warnings: Vec<String>,
+}
+
+/// How long an exercise's runs took, in milliseconds (medians unless
+/// said otherwise). The overhead is what the grader adds to a run: the
+/// supervisor, starting the program, writing and reading its report,
+/// judging it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Timing {
+    /// A run, from the grader's request to its verdict.
+    pub run_median_ms: f64,
+    /// The 90th percentile of the same.
+    pub run_p90_ms: f64,
+    /// The slowest run.
+    pub run_max_ms: f64,
+    /// The program, start to end, as its supervisor saw it.
+    pub program_median_ms: f64,
+    /// The scenario's own time, from its report.
+    pub scenario_median_ms: Option<f64>,
+    /// A run's time less its scenario's own time.
+    pub overhead_median_ms: Option<f64>,
+}
+
+impl Timing {
+    fn of(times: &[RunTimes]) -> Option<Timing> {
+        let pick = |f: &dyn Fn(&RunTimes) -> Option<f64>, q: f64| {
+            quantile(times.iter().filter_map(f).collect(), q)
+        };
+        Some(Timing {
+            run_median_ms: pick(&|t| Some(t.wall_ms), 0.5)?,
+            run_p90_ms: pick(&|t| Some(t.wall_ms), 0.9)?,
+            run_max_ms: pick(&|t| Some(t.wall_ms), 1.0)?,
+            program_median_ms: pick(&|t| Some(t.program_ms), 0.5)?,
+            scenario_median_ms: pick(&|t| t.scenario_ms, 0.5),
+            overhead_median_ms: pick(&|t| t.scenario_ms.map(|s| t.wall_ms - s), 0.5),
+        })
+    }
+}
+
+fn quantile(mut v: Vec<f64>, q: f64) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let i = ((v.len() - 1) as f64 * q).round() as usize;
+    Some((v[i] * 1000.0).round() / 1000.0)
+}
+
+fn numeric_order(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<i64>(), b.parse::<i64>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        _ => a.cmp(b),
+    }
+}
+
+/// The one-line reason an exercise failed: the first invariant that did
+/// not pass, in the exercise's order (so a panic comes first).
+pub fn headline(invariants: &[InvariantResult]) -> Option<String> {
+    let inv = invariants
+        .iter()
+        .find(|i| i.status != InvariantStatus::Passed)?;
+    Some(match (&inv.failure, inv.status) {
+        (Some(f), _) if inv.id == common::NO_PANIC.id || inv.id == common::CLEAN_EXIT.id => {
+            format!("{} (in {}/{} runs)", f.seen, inv.broken, inv.runs)
+        }
+        (Some(f), _) if inv.quantifier == Quantifier::Some => format!("{}: {}", inv.name, f.seen),
+        (Some(f), _) => format!(
+            "{}: broken in {}/{} runs (first: {})",
+            inv.name, inv.broken, inv.runs, f.seen
+        ),
+        (None, _) => format!(
+            "{}: not checked ({})",
+            inv.name,
+            inv.unchecked_reason
+                .as_deref()
+                .unwrap_or("no run could be judged")
+        ),
+    })
+}
+
+/// A whole grading session.
+#[derive(Clone, Debug, Serialize)]
+pub struct Session {
+    /// Always [`SCHEMA`].
+    pub schema: &'static str,
+    /// The grader's version.
+    pub grader_version: &'static str,
+    /// What was graded: `exercises`, `solutions` or `workspace`.
+    pub source: &'static str,
+    /// The submission's path, for `workspace`.
+    pub workspace: Option<String>,
+    /// Runs per exercise.
+    pub runs: usize,
+    /// The seed of run 0 of every exercise.
+    pub seed: u64,
+    /// Parallel runs.
+    pub jobs: usize,
+    /// Each run's deadline, in seconds.
+    pub timeout_secs: f64,
+    /// The factor pauses were scaled by, if given (else each exercise's
+    /// default; see `ExerciseResult::time_scale`).
+    pub time_scale: Option<f64>,
+    /// CPUs the grader could use.
+    pub cpus: usize,
+    /// The mode given with `--mode`, if any.
+    pub mode_override: Option<ModeKind>,
+    /// Every exercise graded.
+    pub exercises: Vec<ExerciseResult>,
+    /// Names given that are no exercise.
+    pub unknown: Vec<String>,
+    /// Files of the submission that were not used.
+    pub ignored_files: Vec<String>,
+    /// Problems of the session as a whole.
+    pub errors: Vec<String>,
+    /// What the run supervisor could not do on this machine (limits it
+    /// could not apply), from every exercise's runs.
+    pub warnings: Vec<String>,
+    /// Whether every exercise passed (and nothing unknown was asked for).
+    pub passed: bool,
+    /// Wall time of the whole session, builds included.
+    pub elapsed_ms: f64,
+}
+
+impl Session {
+    /// How many exercises passed.
+    pub fn passed_count(&self) -> usize {
+        self.exercises
+            .iter()
+            .filter(|e| e.status == ExerciseStatus::Passed)
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(_: &RunData) -> Result<Check, Unchecked> {
+        Ok(Check::Held)
+    }
+
+    fn verdict(index: usize, check: Result<Check, Unchecked>) -> RunVerdict {
+        RunVerdict {
+            index,
+            seed: 100 + index as u64,
+            ending: "exited normally".into(),
+            checks: vec![check],
+            values: vec![],
+            schedule: None,
+            warnings: vec![],
+            times: RunTimes::default(),
+        }
+    }
+
+    #[test]
+    fn keeps_the_lowest_numbered_failure_whatever_the_arrival_order() {
+        let mut t = Tally::new(vec![Invariant::every("x", "x", held)], 0);
+        t.add(verdict(5, Ok(Check::broken("a", "five"))));
+        t.add(verdict(2, Ok(Check::broken("a", "two"))));
+        t.add(verdict(0, Ok(Check::Held)));
+        let f = t.finish(&[], &|s| Some(format!("replay {s}")));
+        let inv = &f.invariants[0];
+        assert_eq!(inv.status, InvariantStatus::Failed);
+        assert_eq!(inv.rate(), "1/3");
+        let failure = inv.failure.as_ref().unwrap();
+        assert_eq!((failure.run, failure.seen.as_str()), (Some(2), "two"));
+        assert_eq!(failure.replay.as_deref(), Some("replay 102"));
+        assert_eq!(
+            f.failing_runs.iter().map(|r| r.run).collect::<Vec<_>>(),
+            [2, 5]
+        );
+    }
+
+    #[test]
+    fn a_some_invariant_passes_once_seen_and_fails_if_never() {
+        let seen = {
+            let mut t = Tally::new(vec![Invariant::some("y", "y", held)], 0);
+            t.add(verdict(0, Ok(Check::broken("a", "b"))));
+            t.add(verdict(1, Ok(Check::Held)));
+            t.finish(&[], &|_| None)
+        };
+        assert_eq!(seen.invariants[0].status, InvariantStatus::Passed);
+        assert!(
+            seen.failing_runs.is_empty(),
+            "not seeing it in one run is no failure"
+        );
+        let never = {
+            let mut t = Tally::new(vec![Invariant::some("y", "y", held)], 0);
+            t.add(verdict(0, Ok(Check::broken("a", "600"))));
+            t.finish(&[], &|_| None)
+        };
+        assert_eq!(never.invariants[0].status, InvariantStatus::Failed);
+        assert!(never.invariants[0]
+            .failure
+            .as_ref()
+            .unwrap()
+            .seen
+            .contains("not seen in any of 1 run"));
+    }
+
+    #[test]
+    fn unjudged_runs_keep_an_invariant_from_passing() {
+        let mut t = Tally::new(vec![Invariant::every("z", "z", held)], 0);
+        t.add(verdict(0, Ok(Check::Held)));
+        t.add(verdict(1, Err(Unchecked("panicked".into()))));
+        let f = t.finish(&[], &|_| None);
+        assert_eq!(f.invariants[0].status, InvariantStatus::NotChecked);
+        assert_eq!(f.invariants[0].rate(), "1/2 (1 not checked)");
+        assert!(headline(&f.invariants)
+            .unwrap()
+            .contains("not checked (panicked)"));
+    }
+}
