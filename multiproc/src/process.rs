@@ -129,6 +129,7 @@ impl Process {
             ForkResult::Child => {
                 forget_pid();
                 *NAME.lock().unwrap_or_else(|e| e.into_inner()) = name.to_string();
+                set_os_name(name);
                 sched::child_started(slot);
                 let code = match panic::catch_unwind(AssertUnwindSafe(task)) {
                     Ok(()) => 0,
@@ -190,6 +191,16 @@ impl Process {
     pub fn exit_status(&self) -> Option<ExitStatus> {
         self.status
     }
+}
+
+/// Gives the process `name` in `ps`, `top` and `/proc/PID/comm` too (cut to
+/// 15 bytes), so a stuck process can be named by whoever finds it.
+fn set_os_name(name: &str) {
+    let mut bytes = [0u8; 16];
+    let n = name.len().min(15);
+    bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+    unsafe { libc::prctl(libc::PR_SET_NAME, bytes.as_ptr()) };
 }
 
 impl Drop for Process {

@@ -96,6 +96,11 @@ impl<T: Plain> Queue<T> {
     }
 
     /// Takes the item at the front if one is there now.
+    ///
+    /// Like CPython's `get_nowait`, it does not wait for the read lock
+    /// either: `None` can also mean that another process was in the middle
+    /// of taking an item. A drain that stops at the first `None` may stop
+    /// early, but never takes an item twice or loses one.
     pub fn try_get(&self) -> Result<Option<T>, QueueError> {
         sched::point(Op::get(self.id));
         self.take_ready(Duration::ZERO)

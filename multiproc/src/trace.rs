@@ -249,11 +249,17 @@ fn record_slow(buf: &Buffer, kind: EventKind, object: ObjectId, value: i64) {
     };
     let pid = crate::process::current_pid() as u32 as u64;
     let head = (pid << 32) | ((kind as u64) << 24) | (object as u64 & 0xff_ffff);
-    let now = EPOCH.get().map_or(0, |e| e.elapsed().as_nanos() as u64);
+    let now = now_ns();
     slot.head.store(head, Relaxed);
     slot.value.store(value as u64, Relaxed);
     slot.time_ns.store(now, Relaxed);
     slot.done.store(seq + 1, Release);
+}
+
+/// Nanoseconds since tracing was enabled, on the clock events are stamped
+/// with (0 when tracing is off).
+pub fn now_ns() -> u64 {
+    EPOCH.get().map_or(0, |e| e.elapsed().as_nanos() as u64)
 }
 
 /// Records a mark of the program's own: a numbered point in the trace that a

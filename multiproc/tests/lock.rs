@@ -17,6 +17,10 @@ use support::{proc_state, run_isolated, wait_until, Case, Kids, Outcome, StartLi
 const CASES: &[Case] = &[
     Case::new("locked_increments_are_exact", locked_increments_are_exact),
     Case::new(
+        "controlled_holder_exit_wakes_waiters_with_holder_died",
+        controlled_holder_exit_wakes_waiters,
+    ),
+    Case::new(
         "dead_holder_reported_to_blocked_waiter",
         dead_holder_reported_to_blocked_waiter,
     ),
@@ -480,6 +484,50 @@ fn controlled_locked_increments_are_exact() -> Outcome {
             f.get(2).copied(),
             Some("true"),
             "{strategy}: workers ended normally"
+        );
+    }
+    Ok(())
+}
+
+/// Under the controlled scheduler, a process that ends while holding the
+/// lock must not leave its waiters blocked for ever (which would be reported
+/// as a deadlock): they are let look again and get `HolderDied`.
+fn controlled_holder_exit_wakes_waiters() -> Outcome {
+    for seed in 1..=6 {
+        let (status, out) = run_isolated(
+            "controlled",
+            move || {
+                sched::configure(&Mode::Controlled {
+                    strategy: Strategy::Random,
+                    seed,
+                })
+                .unwrap();
+                let lock = Lock::new().unwrap();
+                let mut kids = Kids::new();
+                kids.start("holder", || {
+                    lock.acquire().unwrap();
+                    // Ends without releasing.
+                })
+                .unwrap();
+                kids.start("waiter", || {
+                    // Wait until the holder has the lock, then queue up.
+                    while lock.holder().is_none() {
+                        multiproc::pause(Duration::from_millis(1));
+                    }
+                    let first = lock.acquire();
+                    let second = lock.acquire();
+                    support::emit(&format!("{:?} {:?}", first.is_err(), second.is_ok()));
+                })
+                .unwrap();
+                let statuses = kids.join_all_scheduled().unwrap();
+                support::emit(&format!("{}", statuses.iter().all(|s| s.success())));
+            },
+            JOIN,
+        )?;
+        ensure_eq!(status, ExitStatus::Exited(0), "seed {seed}: no deadlock ({out:?})");
+        ensure!(
+            out.contains("true true") && out.trim_end().ends_with("true"),
+            "seed {seed}: the waiter got HolderDied, then the lock ({out:?})"
         );
     }
     Ok(())

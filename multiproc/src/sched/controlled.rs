@@ -368,17 +368,52 @@ fn announce(c: &Control, me: usize, op: Op) {
     c.slots[me].last_object.store(op.object, Relaxed);
 }
 
+/// A process has ended, normally or not. Whatever it waited for no longer
+/// matters, and whatever it held may now be free (a lock its holder never
+/// released is handed to the next taker as "holder died"), so every blocked
+/// process gets to look again; one whose wait still holds blocks again at
+/// once.
 fn finish(c: &Control, slot: usize) {
     c.slots[slot].state.store(DONE, Relaxed);
-    wake(PROCESS_TAG | slot as u32);
+    for s in used(c) {
+        if s.state.load(Relaxed) == BLOCKED {
+            s.state.store(RUNNABLE, Relaxed);
+        }
+    }
+}
+
+/// Finishes every slot whose process has died (killed while blocked, say).
+/// Returns whether there was any.
+fn reap_dead(c: &Control) -> bool {
+    let dead: Vec<usize> = used(c)
+        .enumerate()
+        .filter(|(_, s)| s.state.load(Relaxed) != DONE)
+        .filter(|(_, s)| {
+            let pid = s.pid.load(Relaxed);
+            pid != 0 && pid != current_pid() && !alive(pid)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    for &slot in &dead {
+        finish(c, slot);
+    }
+    !dead.is_empty()
 }
 
 /// Picks who runs next among the runnable slots. Only the token holder
 /// calls it, so the shared random state advances in one agreed order.
 fn choose(c: &Control, me: usize) -> Option<usize> {
-    let runnable: Vec<usize> = (0..c.slots_used.load(Relaxed) as usize)
-        .filter(|&i| c.slots[i].state.load(Relaxed) == RUNNABLE)
-        .collect();
+    let runnable_now = || -> Vec<usize> {
+        (0..c.slots_used.load(Relaxed) as usize)
+            .filter(|&i| c.slots[i].state.load(Relaxed) == RUNNABLE)
+            .collect()
+    };
+    let mut runnable = runnable_now();
+    // Before calling it a deadlock, make sure nobody is waiting on a process
+    // that died without telling us.
+    if runnable.is_empty() && reap_dead(c) {
+        runnable = runnable_now();
+    }
     match runnable.len() {
         0 => return None,
         1 => return Some(runnable[0]),
