@@ -164,7 +164,13 @@ impl Lock {
                 return Err(LockError::WouldDeadlock);
             }
             while !self.try_take()? {
-                sched::block_on(Op::acquire(self.id));
+                match self.holder() {
+                    // The holder has ended but the kernel may not have
+                    // marked the mutex yet: wait for that, then the next
+                    // try gets "holder died".
+                    Some(pid) if sched::has_ended(pid) => sched::await_exit(pid),
+                    _ => sched::block_on(Op::acquire(self.id)),
+                }
             }
             return Ok(());
         }

@@ -493,7 +493,7 @@ fn controlled_locked_increments_are_exact() -> Outcome {
 /// lock must not leave its waiters blocked for ever (which would be reported
 /// as a deadlock): they are let look again and get `HolderDied`.
 fn controlled_holder_exit_wakes_waiters() -> Outcome {
-    for seed in 1..=6 {
+    for seed in 1..=10 {
         let (status, out) = run_isolated(
             "controlled",
             move || {
@@ -503,17 +503,23 @@ fn controlled_holder_exit_wakes_waiters() -> Outcome {
                 })
                 .unwrap();
                 let lock = Lock::new().unwrap();
+                let waiting = Value::new(0u8).unwrap();
                 let mut kids = Kids::new();
                 kids.start("holder", || {
                     lock.acquire().unwrap();
-                    // Ends without releasing.
+                    // Stay until the waiter is about to wait, then end
+                    // without releasing.
+                    while waiting.load() == 0 {
+                        pause(Duration::from_millis(1));
+                    }
+                    pause(Duration::from_millis(1));
                 })
                 .unwrap();
                 kids.start("waiter", || {
-                    // Wait until the holder has the lock, then queue up.
                     while lock.holder().is_none() {
-                        multiproc::pause(Duration::from_millis(1));
+                        pause(Duration::from_millis(1));
                     }
+                    waiting.store(1);
                     let first = lock.acquire();
                     let second = lock.acquire();
                     support::emit(&format!("{:?} {:?}", first.is_err(), second.is_ok()));
@@ -524,7 +530,11 @@ fn controlled_holder_exit_wakes_waiters() -> Outcome {
             },
             JOIN,
         )?;
-        ensure_eq!(status, ExitStatus::Exited(0), "seed {seed}: no deadlock ({out:?})");
+        ensure_eq!(
+            status,
+            ExitStatus::Exited(0),
+            "seed {seed}: no deadlock ({out:?})"
+        );
         ensure!(
             out.contains("true true") && out.trim_end().ends_with("true"),
             "seed {seed}: the waiter got HolderDied, then the lock ({out:?})"

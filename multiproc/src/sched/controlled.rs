@@ -245,6 +245,21 @@ pub(super) fn block_on(op: Op) {
     }
 }
 
+pub(super) fn has_ended(pid: i32) -> bool {
+    control().is_some_and(|c| {
+        used(c).any(|s| s.pid.load(Relaxed) == pid && s.state.load(Relaxed) == DONE)
+    })
+}
+
+pub(super) fn await_exit(pid: i32) {
+    // Bounded: a process that passed its last turn is at most a few system
+    // calls away from `_exit`.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while alive(pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(50));
+    }
+}
+
 pub(super) fn wake(object: ObjectId) {
     let Some(c) = control() else { return };
     for s in used(c) {

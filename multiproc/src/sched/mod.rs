@@ -242,6 +242,18 @@ pub(crate) fn block_on(op: Op) {
     controlled::block_on(op);
 }
 
+/// Controlled mode: whether the process `pid` has ended (it passed the
+/// scheduler its last turn, or died).
+pub(crate) fn has_ended(pid: i32) -> bool {
+    controlled::has_ended(pid)
+}
+
+/// Waits until process `pid` is gone for the kernel too (a zombie or
+/// reaped): only then has the kernel marked the robust mutexes it held.
+pub(crate) fn await_exit(pid: i32) {
+    controlled::await_exit(pid);
+}
+
 /// `object` changed (a lock was released, an item was put): processes
 /// blocked on it may run again.
 #[inline]
