@@ -25,8 +25,10 @@ use crate::reporters::Format;
         cargo grade locked-bank           grade one exercise (or: cargo grade 3)\n  \
         cargo grade --solutions           grade the reference solutions\n  \
         cargo grade --workspace ../alice  grade a student's checkout\n  \
-        cargo grade replay locked-bank --seed 1237\n\n\
-        Exit status: 0 if every exercise passed, 1 if some failed, 2 on a usage error."
+        cargo grade replay locked-bank --seed 1237\n  \
+        cargo grade batch class/ --output grades/\n\n\
+        Exit status: 0 if every exercise passed, 1 if some failed, 2 on a usage error,\n\
+        130 if interrupted (Ctrl-C; the results of the runs that finished are reported)."
 )]
 pub struct Cli {
     /// A subcommand; without one, grade.
@@ -44,6 +46,8 @@ pub enum Command {
     List,
     /// Re-run one run of an exercise and show its interleaving.
     Replay(ReplayArgs),
+    /// Grade a whole class: every submission in a directory.
+    Batch(BatchArgs),
 }
 
 /// Where the programs come from.
@@ -92,6 +96,12 @@ pub struct RunArgs {
     /// interleave with.
     #[arg(long, value_name = "FACTOR", value_parser = scale)]
     pub time_scale: Option<f64>,
+    /// Deadline of each exercise's build, in seconds (the course's own
+    /// crates are built first, with a deadline of their own). A build runs
+    /// under the same kind of limits as a run; one that exceeds them fails
+    /// its exercise, saying which.
+    #[arg(long, value_name = "SECS", default_value_t = 300.0, value_parser = positive_seconds)]
+    pub build_timeout: f64,
 }
 
 /// The grading options.
@@ -125,6 +135,43 @@ pub struct GradeArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+}
+
+/// The batch options.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Writes OUTPUT/class.csv (student, the score of each exercise, total, \
+    notes) and, for each student, OUTPUT/STUDENT/results.json (Gradescope) and \
+    OUTPUT/STUDENT/report.txt.\n\n\
+    Exit status: 0 once every submission is graded (whatever its score), 1 if the grader \
+    failed on some submission, 2 on a usage error, 130 if interrupted (the table then \
+    holds the students graded so far)."
+)]
+pub struct BatchArgs {
+    /// The class: a directory with one subdirectory per student, each a
+    /// checkout of the course or just its exercises/ folder.
+    #[arg(value_name = "DIR")]
+    pub class: PathBuf,
+    /// Exercises to grade, by name or number. Default: all of them.
+    #[arg(value_name = "EXERCISE")]
+    pub exercises: Vec<String>,
+    /// Where to write the class table and each student's results.
+    #[arg(long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Runs per exercise, for every student.
+    #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub runs: u64,
+    /// Seed of the first run, the same for every student. Default: a
+    /// fresh seed, printed.
+    #[arg(long, value_name = "SEED")]
+    pub seed: Option<u64>,
+    /// Submissions graded at once, each in its own staged copy of the
+    /// course. Default: the number of CPUs.
+    #[arg(long, value_name = "J", value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub jobs: Option<u64>,
+    /// How each run is made.
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// The replay options.

@@ -5,6 +5,7 @@
 //! compile, a missing file, a program that hangs or crashes each fail that
 //! exercise with a reason, and the others are graded all the same.
 
+use std::cell::OnceCell;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -12,15 +13,14 @@ use std::time::{Duration, Instant};
 use crate::catalog::{Exercise, Source};
 use crate::compile::{self, BuildError};
 use crate::course::Course;
+use crate::interrupt;
 use crate::invariants::Invariant;
 use crate::mode::ModeKind;
 use crate::runner::{self, Plan};
 use crate::stage::{self, Staged};
+use crate::sweep;
 use crate::term::Progress;
 use crate::verdict::{self, BuildResult, ExerciseResult, ExerciseStatus, Session, Tally, SCHEMA};
-
-/// How long one build may take before it counts as failed.
-const BUILD_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// What to grade, and how.
 #[derive(Clone, Debug)]
@@ -45,6 +45,10 @@ pub struct Options {
     pub time_scale: Option<f64>,
     /// Whether to draw a progress bar.
     pub progress: bool,
+    /// How long each exercise's build may take.
+    pub build_timeout: Duration,
+    /// The staged copy a submission is built in (see [`stage`]).
+    pub stage: String,
 }
 
 impl Options {
@@ -113,35 +117,49 @@ pub struct Workbench {
     manifest: PathBuf,
     target_dir: Option<PathBuf>,
     staged: Option<Staged>,
+    build_timeout: Duration,
+    /// The build of the course's shared crates, once done: why it failed,
+    /// if it did.
+    warmed: OnceCell<Option<BuildError>>,
     /// Why the submission could not be staged, if it could not.
     pub error: Option<String>,
 }
 
 impl Workbench {
-    /// Sets up building for `source`; a submission is staged first.
-    pub fn new(course: &Course, source: &Source, exercises: &[&'static Exercise]) -> Workbench {
+    /// Sets up building for `source`; a submission is staged first, into
+    /// the copy named `stage_name`.
+    pub fn new(
+        course: &Course,
+        source: &Source,
+        exercises: &[&'static Exercise],
+        stage_name: &str,
+        build_timeout: Duration,
+    ) -> Workbench {
         let manifest = course.root.join("Cargo.toml");
+        let bench = |manifest, target_dir, staged, error| Workbench {
+            manifest,
+            target_dir,
+            staged,
+            build_timeout,
+            warmed: OnceCell::new(),
+            error,
+        };
         match source {
-            Source::Workspace(path) => match stage::stage(course, path, exercises) {
-                Ok(staged) => Workbench {
-                    manifest: staged.root.join("Cargo.toml"),
-                    target_dir: Some(staged.target_dir.clone()),
-                    staged: Some(staged),
-                    error: None,
-                },
-                Err(e) => Workbench {
+            Source::Workspace(path) => match stage::stage(course, stage_name, path, exercises) {
+                Ok(staged) => bench(
+                    staged.root.join("Cargo.toml"),
+                    Some(staged.target_dir.clone()),
+                    Some(staged),
+                    None,
+                ),
+                Err(e) => bench(
                     manifest,
-                    target_dir: None,
-                    staged: None,
-                    error: Some(format!("cannot stage the submission: {e}")),
-                },
+                    None,
+                    None,
+                    Some(format!("cannot stage the submission: {e}")),
+                ),
             },
-            _ => Workbench {
-                manifest,
-                target_dir: None,
-                staged: None,
-                error: None,
-            },
+            _ => bench(manifest, None, None, None),
         }
     }
 
@@ -172,12 +190,35 @@ impl Workbench {
                 };
             }
         }
+        let warm = self
+            .warmed
+            .get_or_init(|| compile::warm_up(&self.manifest, self.target_dir.as_deref()).err());
+        if let Some(err) = warm {
+            let (status, headline) = if err.interrupted {
+                (ExerciseStatus::Interrupted, err.headline.clone())
+            } else {
+                (
+                    ExerciseStatus::BuildFailed,
+                    format!("the course's own crates did not build: {}", err.headline),
+                )
+            };
+            return Prepared::Failed {
+                status,
+                headline,
+                build: Some(BuildResult {
+                    ok: false,
+                    elapsed_ms: 0.0,
+                    error: Some(err.headline.clone()),
+                    details: Some(err.details.clone()),
+                }),
+            };
+        }
         let package = e.package(source);
         match compile::build(
             &self.manifest,
             self.target_dir.as_deref(),
             &package,
-            BUILD_TIMEOUT,
+            self.build_timeout,
         ) {
             Ok(built) => {
                 let build = BuildResult {
@@ -195,8 +236,16 @@ impl Workbench {
                     },
                 }
             }
-            Err(BuildError { headline, details }) => Prepared::Failed {
-                status: ExerciseStatus::BuildFailed,
+            Err(BuildError {
+                headline,
+                details,
+                interrupted,
+            }) => Prepared::Failed {
+                status: if interrupted {
+                    ExerciseStatus::Interrupted
+                } else {
+                    ExerciseStatus::BuildFailed
+                },
                 headline: headline.clone(),
                 build: Some(BuildResult {
                     ok: false,
@@ -267,11 +316,17 @@ pub fn grade(course: &Course, opts: &Options) -> Session {
         }
     };
     let progress = Progress::new((opts.exercises.len() * opts.runs) as u64, opts.progress);
-    let mut bench = Workbench::new(course, &opts.source, &opts.exercises);
+    let mut bench = Workbench::new(
+        course,
+        &opts.source,
+        &opts.exercises,
+        &opts.stage,
+        opts.build_timeout,
+    );
     errors.extend(bench.error.clone());
     let bin = tmp.path().join("bin");
-    let reports = tmp.path().join("reports");
-    let _ = fs::create_dir_all(&reports);
+    let runs_dir = tmp.path().join("runs");
+    let _ = fs::create_dir_all(&runs_dir);
 
     let flights: Vec<InFlight> = opts
         .exercises
@@ -335,28 +390,41 @@ pub fn grade(course: &Course, opts: &Options) -> Session {
             let (i, r) = jobs[k];
             let plan = plans[i].as_ref().expect("only planned exercises are run");
             let t = Instant::now();
-            let run = runner::run_once(plan, r, &reports);
-            let mut v = verdict::judge_run(flights[i].exercise, &flights[i].invariants, &run);
-            v.times.wall_ms = t.elapsed().as_secs_f64() * 1000.0;
-            (i, v)
+            let ran = runner::run_supervised(plan, r, &runs_dir);
+            // A run stopped by Ctrl-C is no observation of the program.
+            let verdict = (!ran.run.interrupted).then(|| {
+                let mut v =
+                    verdict::judge_run(flights[i].exercise, &flights[i].invariants, &ran.run);
+                v.times.wall_ms = t.elapsed().as_secs_f64() * 1000.0;
+                v
+            });
+            ((i, verdict), ran.retire)
         },
-        |(i, v)| {
+        |(i, verdict)| {
             progress.step();
-            let (tally, time) = &mut tallies[i];
-            *time += Duration::from_secs_f64(v.times.wall_ms / 1000.0);
-            tally.add(v);
+            if let Some(v) = verdict {
+                let (tally, time) = &mut tallies[i];
+                *time += Duration::from_secs_f64(v.times.wall_ms / 1000.0);
+                tally.add(v);
+            }
         },
     );
     progress.finish();
+    let interrupted = interrupt::interrupted();
+    // A supervisor killed by a program leaves its cgroup; the grader
+    // removes it (see `runner`).
+    sweep::stale_cgroups();
 
     let ignored = bench.ignored();
     let results = flights
         .into_iter()
         .zip(tallies)
-        .map(|(f, (tally, time))| finish(f, tally, time, opts))
+        .map(|(f, (tally, time))| finish(f, tally, time, opts, interrupted))
         .collect();
     drop(tmp);
     let mut s = session(opts, results, ignored, errors, started);
+    s.interrupted = interrupted;
+    s.passed = s.passed && !interrupted;
     let mut notes: Vec<String> = s
         .exercises
         .iter()
@@ -369,7 +437,13 @@ pub fn grade(course: &Course, opts: &Options) -> Session {
     s
 }
 
-fn finish(f: InFlight, tally: Tally, run_time: Duration, opts: &Options) -> ExerciseResult {
+fn finish(
+    f: InFlight,
+    tally: Tally,
+    run_time: Duration,
+    opts: &Options,
+    interrupted: bool,
+) -> ExerciseResult {
     let e = f.exercise;
     let mode = opts.mode_for(e);
     let mut warnings = Vec::new();
@@ -412,12 +486,25 @@ fn finish(f: InFlight, tally: Tally, run_time: Duration, opts: &Options) -> Exer
             let runs = tally.runs();
             let names: Vec<&'static str> = e.distributions.iter().map(|d| d.name).collect();
             let done = tally.finish(&names, &|seed| opts.replay_command(e, seed));
-            let headline = verdict::headline(&done.invariants);
-            let status = if headline.is_none() && runs > 0 {
+            let mut headline = verdict::headline(&done.invariants);
+            let mut status = if headline.is_none() && runs > 0 {
                 ExerciseStatus::Passed
             } else {
                 ExerciseStatus::Failed
             };
+            if interrupted && runs < opts.runs {
+                status = ExerciseStatus::Interrupted;
+                let so_far = match (&headline, runs) {
+                    (_, 0) => String::new(),
+                    (Some(h), _) => format!("; so far: {h}"),
+                    (None, _) => "; every invariant held so far".into(),
+                };
+                headline = Some(if runs == 0 {
+                    "interrupted before any run".to_string()
+                } else {
+                    format!("interrupted after {runs} of {} runs{so_far}", opts.runs)
+                });
+            }
             let mut r = base(status, headline, Some(build));
             r.runs = runs;
             r.seeds = (runs > 0).then(|| (opts.seed, opts.seed.wrapping_add(runs as u64 - 1)));
@@ -449,6 +536,7 @@ fn session(
         Source::Workspace(p) => ("workspace", Some(p.display().to_string())),
     };
     Session {
+        interrupted: false,
         schema: SCHEMA,
         grader_version: env!("CARGO_PKG_VERSION"),
         source,

@@ -1,11 +1,13 @@
 //! The course's grader. See `grader --help`, and the README for the
 //! student's and the instructor's workflows.
 
+mod batch;
 mod catalog;
 mod cli;
 mod compile;
 mod course;
 mod grade;
+mod interrupt;
 mod invariants;
 mod list;
 mod mode;
@@ -16,6 +18,7 @@ mod run;
 mod runner;
 mod stage;
 mod supervise;
+mod sweep;
 mod term;
 mod verdict;
 
@@ -48,6 +51,8 @@ fn main() -> ExitCode {
         supervise::supervise_main();
     }
     let cli = Cli::parse();
+    interrupt::install();
+    sweep::become_subreaper();
     let course = match Course::locate() {
         Ok(c) => c,
         Err(e) => return usage_error(&e),
@@ -72,43 +77,140 @@ fn main() -> ExitCode {
                 mode: args.run.mode,
                 timeout: Duration::from_secs_f64(args.run.timeout),
                 time_scale: args.run.time_scale,
+                build_timeout: Duration::from_secs_f64(args.run.build_timeout),
                 full: args.full,
             };
             let (text, held) = replay::replay(&course, &req, Paint::new(term::stdout_color()));
             print!("{text}");
             ExitCode::from(if held { EXIT_PASSED } else { EXIT_FAILED })
         }
+        Some(Command::Batch(args)) => batch_command(&course, args),
         None => grade_command(&course, cli.grade),
     }
+}
+
+fn batch_command(course: &Course, args: cli::BatchArgs) -> ExitCode {
+    if !args.class.is_dir() {
+        return usage_error(&format!("{}: no such directory", args.class.display()));
+    }
+    let (exercises, unknown) = select(&args.exercises);
+    if !unknown.is_empty() {
+        return usage_error(&unknown_message(&unknown));
+    }
+    let opts = batch::Options {
+        class: args.class.clone(),
+        output: args.output.clone(),
+        exercises,
+        runs: args.runs as usize,
+        seed: args.seed.unwrap_or_else(fresh_seed),
+        jobs: args.jobs.map_or_else(grade::cpus, |j| j as usize),
+        timeout: Duration::from_secs_f64(args.run.timeout),
+        mode: args.run.mode,
+        time_scale: args.run.time_scale,
+        build_timeout: Duration::from_secs_f64(args.run.build_timeout),
+    };
+    let students = match batch::students(&opts.class, &opts.output) {
+        Ok(s) if s.is_empty() => {
+            return usage_error(&format!(
+                "{}: no submissions (one subdirectory per student)",
+                opts.class.display()
+            ))
+        }
+        Ok(s) => s.len(),
+        Err(e) => return usage_error(&format!("{}: {e}", opts.class.display())),
+    };
+    println!(
+        "Grading {students} submission{} in {}: {} runs each, seed {}, {} at once",
+        if students == 1 { "" } else { "s" },
+        opts.class.display(),
+        opts.runs,
+        opts.seed,
+        opts.jobs.min(students)
+    );
+    let max =
+        batch::score_text(reporters::gradescope::POINTS_PER_EXERCISE * opts.exercises.len() as f64);
+    let outcome = batch::run(course, &opts, |row| {
+        let mut line = format!(
+            "  {:<24} {:>6}/{max}  {} of {} passed",
+            row.student,
+            batch::score_text(row.total),
+            row.passed,
+            row.scores.len()
+        );
+        if !row.notes.is_empty() {
+            let first = row.notes.split(" | ").next().unwrap_or_default();
+            line.push_str(&format!("  ({first})"));
+        }
+        println!("{line}");
+        let _ = std::io::stdout().flush();
+    });
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("grader: the batch failed: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    println!(
+        "{} of {students} graded in {:.1} s; class table: {}",
+        outcome.rows.len(),
+        outcome.elapsed.as_secs_f64(),
+        opts.output.join(batch::CLASS_TABLE).display()
+    );
+    if outcome.interrupted {
+        println!(
+            "INTERRUPTED: not graded: {}",
+            if outcome.not_graded.is_empty() {
+                "none".to_string()
+            } else {
+                outcome.not_graded.join(", ")
+            }
+        );
+        return ExitCode::from(interrupt::EXIT_INTERRUPTED);
+    }
+    let failed: Vec<&str> = outcome
+        .rows
+        .iter()
+        .filter(|r| r.grader_failed)
+        .map(|r| r.student.as_str())
+        .collect();
+    if !failed.is_empty() {
+        eprintln!(
+            "grader: could not grade some submissions: {}",
+            failed.join(", ")
+        );
+        return ExitCode::from(EXIT_FAILED);
+    }
+    ExitCode::from(EXIT_PASSED)
+}
+
+/// The exercises named (all when none is), and the names that are none.
+fn select(names: &[String]) -> (Vec<&'static catalog::Exercise>, Vec<String>) {
+    let mut exercises: Vec<&'static catalog::Exercise> = Vec::new();
+    let mut unknown = Vec::new();
+    for name in names {
+        match catalog::find(name) {
+            Some(e) if !exercises.iter().any(|x| x.number == e.number) => exercises.push(e),
+            Some(_) => {}
+            None => unknown.push(name.clone()),
+        }
+    }
+    if names.is_empty() {
+        exercises = catalog::EXERCISES.iter().collect();
+    }
+    (exercises, unknown)
 }
 
 fn grade_command(course: &Course, args: cli::GradeArgs) -> ExitCode {
     if let Some(msg) = missing_workspace(&args.source) {
         return usage_error(&msg);
     }
-    let mut exercises = Vec::new();
-    let mut unknown = Vec::new();
-    for name in &args.exercises {
-        match catalog::find(name) {
-            Some(e)
-                if !exercises
-                    .iter()
-                    .any(|x: &&catalog::Exercise| x.number == e.number) =>
-            {
-                exercises.push(e)
-            }
-            Some(_) => {}
-            None => unknown.push(name.clone()),
-        }
-    }
+    let (exercises, unknown) = select(&args.exercises);
     if !unknown.is_empty() {
         eprintln!("grader: {}", unknown_message(&unknown));
         if exercises.is_empty() {
             return ExitCode::from(EXIT_USAGE);
         }
-    }
-    if args.exercises.is_empty() {
-        exercises = catalog::EXERCISES.iter().collect();
     }
     let opts = grade::Options {
         source: args.source.source(),
@@ -121,6 +223,8 @@ fn grade_command(course: &Course, args: cli::GradeArgs) -> ExitCode {
         mode: args.run.mode,
         time_scale: args.run.time_scale,
         progress: term::progress_wanted() && args.format == Format::Human,
+        build_timeout: Duration::from_secs_f64(args.run.build_timeout),
+        stage: stage::DEFAULT_STAGE.to_string(),
     };
     let session = grade::grade(course, &opts);
     let to_terminal = args.output.is_none() && term::stdout_color();
@@ -143,6 +247,9 @@ fn grade_command(course: &Course, args: cli::GradeArgs) -> ExitCode {
             let _ = out.write_all(text.as_bytes());
             let _ = out.flush();
         }
+    }
+    if session.interrupted {
+        return ExitCode::from(interrupt::EXIT_INTERRUPTED);
     }
     ExitCode::from(match (unknown.is_empty(), session.passed) {
         (false, _) => EXIT_USAGE,

@@ -38,6 +38,8 @@ pub struct Request {
     pub timeout: Duration,
     /// The pause factor, if given.
     pub time_scale: Option<f64>,
+    /// The build's deadline.
+    pub build_timeout: Duration,
     /// Whether to print the whole trace.
     pub full: bool,
 }
@@ -47,7 +49,13 @@ pub struct Request {
 pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
     let e = req.exercise;
     let mut out = String::new();
-    let mut bench = Workbench::new(course, &req.source, &[e]);
+    let mut bench = Workbench::new(
+        course,
+        &req.source,
+        &[e],
+        crate::stage::DEFAULT_STAGE,
+        req.build_timeout,
+    );
     let tmp = match tempfile::Builder::new().prefix("grader-replay-").tempdir() {
         Ok(t) => t,
         Err(err) => return (format!("cannot make a temporary directory: {err}\n"), false),

@@ -67,6 +67,13 @@ pub struct RunData {
     pub report: Result<Report, ReportProblem>,
     /// Names of the run's processes and shared objects.
     pub names: Names,
+    /// What happened to the run's supervisor, when the program did
+    /// something to it (killed it, or told it to stop): the run was
+    /// stopped and its processes killed by the grader.
+    pub trouble: Option<String>,
+    /// Whether the run was stopped because the grader was interrupted
+    /// (Ctrl-C): it is not judged.
+    pub interrupted: bool,
 }
 
 impl RunData {
@@ -86,7 +93,61 @@ impl RunData {
             outcome,
             report,
             names,
+            trouble: None,
+            interrupted: false,
         }
+    }
+
+    /// The limit the run reached, as a phrase ("address space limit
+    /// (2048 MiB) reached"), if it reached one.
+    pub fn limit_reached(&self) -> Option<String> {
+        let limit = self.outcome.limit_hit.as_deref()?;
+        Some(if limit.ends_with("reached") {
+            limit.to_string()
+        } else {
+            format!("{limit} reached")
+        })
+    }
+
+    /// `what`, followed by the limit the run reached if `what` does not
+    /// already say so: a panic on a refused fork reads as the process cap
+    /// it is.
+    pub fn with_limit(&self, what: String) -> String {
+        match self.limit_reached() {
+            // The flood's own phrase gives its limit.
+            Some(_) if self.outcome.ending == Ending::OutputFlood => what,
+            Some(limit) => {
+                let name = limit.split(" (").next().unwrap_or(&limit);
+                if what.contains(name) {
+                    what
+                } else {
+                    format!("{what} — {limit}")
+                }
+            }
+            None => what,
+        }
+    }
+
+    /// "left a process running after the main process ended: pid 12
+    /// (sleep); it was killed", when it did.
+    pub fn leftovers_phrase(&self) -> Option<String> {
+        let left = &self.outcome.leftovers;
+        if left.is_empty() {
+            return None;
+        }
+        let list = short_list(
+            left.iter()
+                .map(|p| format!("pid {} ({})", p.pid, p.name))
+                .collect(),
+        );
+        Some(if left.len() == 1 {
+            format!("left a process running after the main process ended: {list}; it was killed")
+        } else {
+            format!(
+                "left {} processes running after the main process ended: {list}; they were killed",
+                left.len()
+            )
+        })
     }
 
     /// The report, or why there is none to read.
@@ -184,16 +245,13 @@ impl RunData {
 
     /// One phrase for how the run ended, for reasons and verdicts.
     pub fn ending_phrase(&self) -> String {
-        let phrase = self.ending_phrase_alone();
-        match &self.outcome.limit_hit {
-            Some(limit) => {
-                format!("{phrase} ({limit} reached)").replace("reached reached", "reached")
-            }
-            None => phrase,
-        }
+        self.with_limit(self.ending_phrase_alone())
     }
 
     fn ending_phrase_alone(&self) -> String {
+        if let Some(t) = &self.trouble {
+            return t.clone();
+        }
         if let Some(d) = self.deadlock() {
             return format!("deadlocked: {}", self.stuck_phrase(d));
         }
@@ -214,12 +272,27 @@ impl RunData {
                 "timed out; the process tree was killed{}",
                 stuck_procs_phrase(&self.outcome.stuck, &self.names)
             ),
-            Ending::OutputFlood => format!(
-                "flooded its output ({} bytes); the process tree was killed",
-                self.outcome.stdout_bytes + self.outcome.stderr_bytes
-            ),
+            Ending::OutputFlood => self.flood_phrase(),
             Ending::Interrupted => "interrupted".into(),
         }
+    }
+
+    /// "output flood: 16 MiB written, over the limit of 16 MiB; ...".
+    pub fn flood_phrase(&self) -> String {
+        let written = self.outcome.stdout_bytes + self.outcome.stderr_bytes;
+        let limit = self
+            .outcome
+            .limit_hit
+            .as_deref()
+            .and_then(|l| l.split_once('(')?.1.split_once(' ')?.0.parse::<u64>().ok());
+        let over = match limit {
+            Some(n) => format!(", over the limit of {}", bytes(n)),
+            None => String::new(),
+        };
+        format!(
+            "output flood: {} written to stdout and stderr{over}; the process tree was killed",
+            bytes(written)
+        )
     }
 
     /// The run's panics, named as a student should read them: the
@@ -307,5 +380,74 @@ pub fn stuck_procs_phrase(stuck: &[ProcInfo], names: &Names) -> String {
             format!("{who} {wchan}")
         })
         .collect();
-    format!("; stuck: {}", list.join(", "))
+    format!("; stuck: {}", short_list(list))
+}
+
+/// The first few items, and how many more.
+pub fn short_list(items: Vec<String>) -> String {
+    const SHOWN: usize = 6;
+    let more = items.len().saturating_sub(SHOWN);
+    let mut text = items.into_iter().take(SHOWN).collect::<Vec<_>>().join(", ");
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
+}
+
+/// "16 MiB", "1.5 KiB", "312 bytes".
+fn bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} bytes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invariants::testing::exited;
+
+    #[test]
+    fn a_limit_is_named_once() {
+        let mut run = RunData::new(0, 1, "locked-bank", exited(101), Err(ReportProblem::Empty));
+        run.outcome.limit_hit = Some("process limit (64 at once) reached".into());
+        assert_eq!(
+            run.with_limit("fork refused".into()),
+            "fork refused — process limit (64 at once) reached"
+        );
+        assert_eq!(
+            run.with_limit("the process limit was hit".into()),
+            "the process limit was hit"
+        );
+        run.outcome.limit_hit = Some("address space limit (2048 MiB)".into());
+        assert_eq!(
+            run.with_limit("killed by SIGABRT".into()),
+            "killed by SIGABRT — address space limit (2048 MiB) reached"
+        );
+    }
+
+    #[test]
+    fn a_flood_says_how_much() {
+        let mut run = RunData::new(0, 1, "unlocked-race", exited(0), Err(ReportProblem::Empty));
+        run.outcome.ending = Ending::OutputFlood;
+        run.outcome.stdout_bytes = 16 << 20;
+        run.outcome.stderr_bytes = 0;
+        run.outcome.limit_hit = Some("output limit (16777216 bytes)".into());
+        assert_eq!(
+            run.ending_phrase(),
+            "output flood: 16 MiB written to stdout and stderr, over the limit of 16 MiB; \
+             the process tree was killed"
+        );
+    }
+
+    #[test]
+    fn long_lists_are_cut_short() {
+        let items = (1..=9).map(|i| format!("pid {i}")).collect();
+        assert_eq!(
+            short_list(items),
+            "pid 1, pid 2, pid 3, pid 4, pid 5, pid 6 and 3 more"
+        );
+    }
 }

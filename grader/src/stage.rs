@@ -12,6 +12,13 @@
 //! are rewritten only when their content changed, so cargo's fingerprints
 //! (which look at modification times) rebuild only what differs. A lock
 //! file keeps two graders from staging into it at once.
+//!
+//! A grading session uses the copy named `stage`; batch grading gives each
+//! of its parallel jobs a copy of its own (`batch-1`, `batch-2`, ...), so
+//! that submissions are built in isolation and each copy's builds stay
+//! incremental from one student to the next. A new copy is seeded from a
+//! built one ([`seed`]), sources and target directory with their
+//! modification times, so that cargo finds it already built.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
@@ -54,18 +61,28 @@ impl Staged {
     }
 }
 
-/// Stages `submission` over a pristine copy of `course`.
+/// The copy a grading session uses.
+pub const DEFAULT_STAGE: &str = "stage";
+
+/// Takes the lock of the copy named `name`, waiting for another grader
+/// that holds it.
+fn lock(base: &Path, name: &str) -> io::Result<Flock<File>> {
+    fs::create_dir_all(base)?;
+    let lock_file = File::create(base.join(format!("{name}.lock")))?;
+    Flock::lock(lock_file, FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))
+}
+
+/// Stages `submission` over a pristine copy of `course`, in the copy
+/// named `name` (see the module's documentation).
 pub fn stage(
     course: &Course,
+    name: &str,
     submission: &Path,
     exercises: &[&'static Exercise],
 ) -> io::Result<Staged> {
     let base = course.grader_dir();
-    fs::create_dir_all(&base)?;
-    let lock_file = File::create(base.join("stage.lock"))?;
-    let lock =
-        Flock::lock(lock_file, FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))?;
-    let root = base.join("stage");
+    let lock = lock(&base, name)?;
+    let root = base.join(name);
     let target_dir = root.join("target");
     sync_tree(&course.root, &root, &course.target_dir)?;
 
@@ -104,6 +121,79 @@ pub fn stage(
         ignored,
         lock: Some(lock),
     })
+}
+
+/// Makes the copy named `name` a pristine copy of the course (its stubs
+/// included) and returns its manifest, for a build of the course's own
+/// crates before any submission is staged there.
+pub fn pristine(course: &Course, name: &str) -> io::Result<PathBuf> {
+    let base = course.grader_dir();
+    let _lock = lock(&base, name)?;
+    let root = base.join(name);
+    sync_tree(&course.root, &root, &course.target_dir)?;
+    Ok(root.join("Cargo.toml"))
+}
+
+/// Whether the copy named `name` has been built.
+pub fn is_built(course: &Course, name: &str) -> bool {
+    course
+        .grader_dir()
+        .join(name)
+        .join("target")
+        .join("release")
+        .is_dir()
+}
+
+/// Makes the copy named `name`, if there is none yet, from a copy that
+/// has been built (`donors`, the first that has a target directory), so
+/// that its first build is incremental too. Returns whether it copied.
+pub fn seed(course: &Course, name: &str, donors: &[&str]) -> io::Result<bool> {
+    let base = course.grader_dir();
+    let root = base.join(name);
+    if root.exists() {
+        return Ok(false);
+    }
+    for donor in donors.iter().filter(|d| **d != name) {
+        if !is_built(course, donor) {
+            continue;
+        }
+        let from = base.join(donor);
+        let _donor_lock = lock(&base, donor)?;
+        let _lock = lock(&base, name)?;
+        if root.exists() {
+            return Ok(false);
+        }
+        let partial = base.join(format!("{name}.partial"));
+        let _ = fs::remove_dir_all(&partial);
+        copy_tree(&from, &partial)?;
+        fs::rename(&partial, &root)?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// Copies a directory tree, keeping each file's modification time (cargo
+/// decides what to rebuild by them).
+fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let dest = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &dest)?;
+        } else if kind.is_file() {
+            fs::copy(entry.path(), &dest)?;
+            let modified = entry.metadata()?.modified()?;
+            File::options()
+                .write(true)
+                .open(&dest)?
+                .set_modified(modified)?;
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(entry.path())?, &dest)?;
+        }
+    }
+    Ok(())
 }
 
 /// A submission is a checkout of the course, or just its `exercises/`.
@@ -243,6 +333,25 @@ mod tests {
             "target-notes.md",
             false
         ));
+    }
+
+    #[test]
+    fn a_copied_tree_keeps_its_modification_times() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+        fs::create_dir_all(from.join("target/.fingerprint")).unwrap();
+        fs::write(from.join("target/.fingerprint/a"), "x").unwrap();
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        File::options()
+            .write(true)
+            .open(from.join("target/.fingerprint/a"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        copy_tree(&from, &to).unwrap();
+        let copied = to.join("target/.fingerprint/a");
+        assert_eq!(fs::read_to_string(&copied).unwrap(), "x");
+        assert_eq!(fs::metadata(&copied).unwrap().modified().unwrap(), old);
     }
 
     #[test]

@@ -279,9 +279,17 @@ impl Setup {
                 io::Error::last_os_error()
             ));
         }
+        // Only the grader (our parent) or the terminal (the kernel) may
+        // stop us: a supervised program that signals its parent is ignored.
+        GRADER.store(nix::unistd::getppid().as_raw(), Ordering::Relaxed);
+        let action = signal::SigAction::new(
+            SigHandler::SigAction(on_interrupt),
+            signal::SaFlags::SA_SIGINFO,
+            signal::SigSet::empty(),
+        );
         for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-            // SAFETY: the handler only stores to an atomic.
-            let _ = unsafe { signal::signal(sig, SigHandler::Handler(on_interrupt)) };
+            // SAFETY: the handler only reads its siginfo and stores to atomics.
+            let _ = unsafe { signal::sigaction(sig, &action) };
         }
         // The supervisor itself moves to an empty network namespace, so every
         // program it runs has no network (only a loopback that is down).
@@ -304,9 +312,17 @@ impl Setup {
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// The grader's pid: the only process whose signals stop us.
+static GRADER: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
-extern "C" fn on_interrupt(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::Relaxed);
+extern "C" fn on_interrupt(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: the kernel hands an SA_SIGINFO handler a valid siginfo.
+    let (code, sender) = unsafe { ((*info).si_code, (*info).si_pid()) };
+    // SI_USER is kill(2) from a process: accept it from the grader only.
+    // Anything else (SI_KERNEL: Ctrl-C at the terminal) is the user's.
+    if code != libc::SI_USER || sender == GRADER.load(Ordering::Relaxed) {
+        INTERRUPTED.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Everything the child needs, prepared before `fork` so that the child
@@ -316,6 +332,9 @@ struct Prepared {
     argv: Vec<CString>,
     envp: Vec<CString>,
     cwd: Option<CString>,
+    /// The processes of this user now, when the user is not root (for
+    /// RLIMIT_NPROC, which root ignores).
+    user_processes: Option<u64>,
 }
 
 fn prepare(spec: &RunSpec) -> io::Result<Prepared> {
@@ -348,7 +367,35 @@ fn prepare(spec: &RunSpec) -> io::Result<Prepared> {
         argv,
         envp,
         cwd,
+        user_processes: user_processes(),
     })
+}
+
+/// How many processes (threads included, as RLIMIT_NPROC counts them)
+/// the real user has, unless it is root.
+fn user_processes() -> Option<u64> {
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    if uid == 0 {
+        return None;
+    }
+    let mut count = 0;
+    for entry in fs::read_dir("/proc").ok()?.flatten() {
+        let status = fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+        let mine = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().next())
+            .is_some_and(|u| u == uid.to_string());
+        if mine {
+            count += status
+                .lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .unwrap_or(1);
+        }
+    }
+    Some(count)
 }
 
 fn supervise(spec: &RunSpec, setup: &Setup) -> io::Result<RunOutcome> {
@@ -477,6 +524,17 @@ fn exec_child(
         }
     }
     use nix::sys::resource::{setrlimit, Resource};
+    // Without a pids cgroup, RLIMIT_NPROC caps processes for a user other
+    // than root (it counts all of the user's processes: the cap is on top
+    // of those alive now, counted before the fork).
+    if cgroup.is_none() {
+        if let (Some(max), Some(now)) = (spec.limits.max_processes, p.user_processes) {
+            let cap = now + u64::from(max);
+            if let Err(e) = setrlimit(Resource::RLIMIT_NPROC, cap, cap) {
+                say(&format!("process limit not set ({e})"));
+            }
+        }
+    }
     let limits = [
         (
             Resource::RLIMIT_AS,

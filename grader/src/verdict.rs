@@ -209,6 +209,9 @@ pub enum ExerciseStatus {
     BuildFailed,
     /// The submission has no file for it.
     Missing,
+    /// The grader was interrupted (Ctrl-C) before it finished this
+    /// exercise's runs; its results are those of the runs it finished.
+    Interrupted,
 }
 
 /// The build of one exercise.
@@ -599,6 +602,11 @@ pub struct Session {
     /// What the run supervisor could not do on this machine (limits it
     /// could not apply), from every exercise's runs.
     pub warnings: Vec<String>,
+    /// Whether the grader was interrupted (Ctrl-C) before it finished:
+    /// the results are those of the runs it finished. Present only when
+    /// true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     /// Whether every exercise passed (and nothing unknown was asked for).
     pub passed: bool,
     /// Wall time of the whole session, builds included.

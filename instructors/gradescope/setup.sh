@@ -12,7 +12,14 @@ fi
 # shellcheck disable=SC1091
 source "$HOME/.cargo/env"
 
-# Build the grader and every exercise once, so that grading a submission
-# only recompiles the student's own files.
 cd /autograder/source
-cargo build --release --workspace
+# The grader, and every dependency fetched into cargo's cache: grading runs
+# offline (each build and each run is cut off from the network).
+cargo build --release -p grader
+cargo fetch
+
+# Prewarm the staged copy a submission is built in (target/grader/stage):
+# grading the course's own stubs stages the course and builds every
+# exercise there, so that grading a submission recompiles only the
+# student's files. The stubs fail, as they should: hence `|| true`.
+cargo run -q --release -p grader -- --workspace /autograder/source --runs 1 >/dev/null || true

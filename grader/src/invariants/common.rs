@@ -24,6 +24,21 @@ pub const CLEAN_EXIT: Invariant = Invariant::every(
 .on_any_run();
 
 fn no_panic(run: &RunData) -> Result<Check, Unchecked> {
+    // Whatever else happened, the limit the run reached explains it: a
+    // refused fork panics, an allocation that fails aborts.
+    no_panic_alone(run).map(|check| match check {
+        Check::Broken(mut v) => {
+            v.seen = run.with_limit(v.seen);
+            Check::Broken(v)
+        }
+        held => held,
+    })
+}
+
+fn no_panic_alone(run: &RunData) -> Result<Check, Unchecked> {
+    if let Some(trouble) = &run.trouble {
+        return Ok(Check::broken("no crash", trouble.clone()));
+    }
     if let Ok(report) = &run.report {
         if !report.panics.is_empty() {
             let seen = run.first_panic().unwrap_or_default();
@@ -85,7 +100,14 @@ fn clean_exit(run: &RunData) -> Result<Check, Unchecked> {
 /// Whether the run ended cleanly enough to judge the exercise's own
 /// invariants on it, and if not, why not.
 pub fn clean(run: &RunData) -> Result<(), Unchecked> {
+    clean_alone(run).map_err(|Unchecked(why)| Unchecked(run.with_limit(why)))
+}
+
+fn clean_alone(run: &RunData) -> Result<(), Unchecked> {
     let why = |s: String| Err(Unchecked(s));
+    if let Some(trouble) = &run.trouble {
+        return why(trouble.clone());
+    }
     // The most telling reason first: a hang or a crash explains a missing
     // summary, a panic explains an exit code.
     match &run.outcome.ending {
@@ -125,17 +147,8 @@ pub fn clean(run: &RunData) -> Result<(), Unchecked> {
         ));
     }
     run.summary()?;
-    if !run.outcome.leftovers.is_empty() {
-        return why(format!(
-            "{} process(es) were still running after the main process ended (killed since): {}",
-            run.outcome.leftovers.len(),
-            run.outcome
-                .leftovers
-                .iter()
-                .map(|p| format!("pid {} ({})", p.pid, p.name))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+    if let Some(left) = run.leftovers_phrase() {
+        return why(left);
     }
     Ok(())
 }
@@ -189,6 +202,57 @@ mod tests {
             Check::Broken(v) => assert!(v.seen.contains("SIGSEGV"), "{v:?}"),
             c => panic!("{c:?}"),
         }
+    }
+
+    #[test]
+    fn a_refused_fork_names_the_process_cap() {
+        let mut run = RunData::new(0, 1, "locked-bank", exited(101), Err(ReportProblem::Empty));
+        run.outcome.stderr = "thread 'main' panicked at src/lib.rs:3:5:\nfork refused\n".into();
+        run.outcome.limit_hit = Some("process limit (64 at once) reached".into());
+        match no_panic(&run).unwrap() {
+            Check::Broken(v) => assert!(
+                v.seen.ends_with("— process limit (64 at once) reached"),
+                "{v:?}"
+            ),
+            c => panic!("{c:?}"),
+        }
+        assert!(clean(&run).unwrap_err().0.contains("process limit"));
+    }
+
+    #[test]
+    fn a_process_left_behind_is_named() {
+        let records = vec![
+            header("sequential-bank", &[]),
+            crate::invariants::testing::summary(&[], &[], &[], &[]),
+        ];
+        let mut run = run("sequential-bank", records);
+        run.outcome.leftovers = vec![crate::supervise::ProcInfo {
+            pid: 42,
+            name: "sleep".into(),
+            state: "S".into(),
+            wchan: "hrtimer_nanosleep".into(),
+        }];
+        assert_eq!(
+            clean(&run).unwrap_err().0,
+            "left a process running after the main process ended: pid 42 (sleep); it was killed"
+        );
+    }
+
+    #[test]
+    fn trouble_with_the_supervisor_is_a_crash() {
+        let mut run = RunData::new(
+            0,
+            1,
+            "sequential-bank",
+            exited(0),
+            Err(ReportProblem::Missing),
+        );
+        run.trouble = Some("killed its supervisor".into());
+        match no_panic(&run).unwrap() {
+            Check::Broken(v) => assert_eq!(v.seen, "killed its supervisor"),
+            c => panic!("{c:?}"),
+        }
+        assert_eq!(clean(&run).unwrap_err().0, "killed its supervisor");
     }
 
     #[test]

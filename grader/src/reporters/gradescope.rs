@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use super::{exercise_text, invariant_text};
-use crate::verdict::{ExerciseStatus, InvariantStatus, Session};
+use crate::verdict::{ExerciseResult, ExerciseStatus, InvariantStatus, Session};
 
 /// What one exercise is worth.
 pub const POINTS_PER_EXERCISE: f64 = 20.0;
@@ -37,17 +37,37 @@ fn round(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// Whether an exercise is scored as a whole (nothing ran) rather than
+/// invariant by invariant.
+fn scored_whole(e: &ExerciseResult) -> bool {
+    matches!(
+        e.status,
+        ExerciseStatus::BuildFailed | ExerciseStatus::Missing
+    ) || e.invariants.is_empty()
+}
+
+/// An exercise's score: its share of [`POINTS_PER_EXERCISE`] for each
+/// invariant that passed, rounded to hundredths.
+pub fn exercise_score(e: &ExerciseResult) -> f64 {
+    if scored_whole(e) {
+        return 0.0;
+    }
+    let share = POINTS_PER_EXERCISE / e.invariants.len() as f64;
+    let passed = e
+        .invariants
+        .iter()
+        .filter(|i| i.status == InvariantStatus::Passed)
+        .count();
+    round(share * passed as f64)
+}
+
 /// Renders the session as Gradescope results.
 pub fn render(s: &Session) -> String {
     let mut tests = Vec::new();
     let mut score = 0.0;
     for e in &s.exercises {
         let prefix = format!("{:02} {}", e.number, e.slug);
-        if matches!(
-            e.status,
-            ExerciseStatus::BuildFailed | ExerciseStatus::Missing
-        ) || e.invariants.is_empty()
-        {
+        if scored_whole(e) {
             tests.push(Test {
                 name: format!("{prefix}: builds and runs"),
                 score: 0.0,
@@ -86,6 +106,11 @@ pub fn render(s: &Session) -> String {
         s.seed,
         s.cpus
     );
+    if s.interrupted {
+        output.push_str(
+            "\nThe grader was interrupted: these are the results of the runs that finished.",
+        );
+    }
     if !s.ignored_files.is_empty() {
         output.push_str(&format!(
             "\nIgnored from the submission (only each exercise's src/lib.rs is graded): {}",

@@ -72,10 +72,23 @@ pub fn render(s: &Session, p: Paint) -> String {
     let failed: Vec<&str> = s
         .exercises
         .iter()
-        .filter(|e| e.status != ExerciseStatus::Passed)
+        .filter(|e| {
+            !matches!(
+                e.status,
+                ExerciseStatus::Passed | ExerciseStatus::Interrupted
+            )
+        })
         .map(|e| e.slug)
         .collect();
-    let verdict = if s.passed {
+    let unfinished: Vec<&str> = s
+        .exercises
+        .iter()
+        .filter(|e| e.status == ExerciseStatus::Interrupted)
+        .map(|e| e.slug)
+        .collect();
+    let verdict = if s.interrupted {
+        p.yellow("INTERRUPTED (results of the runs that finished)")
+    } else if s.passed {
         p.green("PASSED")
     } else {
         p.red("FAILED")
@@ -87,6 +100,9 @@ pub fn render(s: &Session, p: Paint) -> String {
     );
     if !failed.is_empty() {
         let _ = write!(line, "; failed: {}", failed.join(", "));
+    }
+    if !unfinished.is_empty() {
+        let _ = write!(line, "; not finished: {}", unfinished.join(", "));
     }
     if !s.unknown.is_empty() {
         let _ = write!(line, "; unknown: {}", s.unknown.join(", "));
@@ -101,6 +117,7 @@ fn exercise(out: &mut String, e: &ExerciseResult, p: Paint) {
         ExerciseStatus::Failed => p.red("FAILED"),
         ExerciseStatus::BuildFailed => p.red("DOES NOT BUILD"),
         ExerciseStatus::Missing => p.red("MISSING"),
+        ExerciseStatus::Interrupted => p.yellow("INTERRUPTED"),
     };
     let _ = writeln!(
         out,
@@ -112,7 +129,8 @@ fn exercise(out: &mut String, e: &ExerciseResult, p: Paint) {
     if matches!(
         e.status,
         ExerciseStatus::BuildFailed | ExerciseStatus::Missing
-    ) {
+    ) || (e.status == ExerciseStatus::Interrupted && e.runs == 0)
+    {
         if let Some(h) = &e.headline {
             let _ = writeln!(out, "   {h}");
         }
@@ -157,7 +175,12 @@ fn exercise(out: &mut String, e: &ExerciseResult, p: Paint) {
             inv.rate()
         );
     }
-    for d in &e.distributions {
+    if e.status == ExerciseStatus::Interrupted {
+        if let Some(h) = &e.headline {
+            let _ = writeln!(out, "   {} {h}", p.yellow("!"));
+        }
+    }
+    for d in e.distributions.iter().filter(|d| !d.values.is_empty()) {
         let _ = writeln!(out, "   {}", p.dim(&d.line()));
     }
     for w in &e.warnings {

@@ -18,7 +18,8 @@ pub fn render(s: &Session) -> String {
         if matches!(
             e.status,
             ExerciseStatus::BuildFailed | ExerciseStatus::Missing
-        ) {
+        ) || e.invariants.is_empty()
+        {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
             status.set_message(e.headline.clone().unwrap_or_default());
             status.set_description(exercise_text(e));
@@ -52,8 +53,13 @@ pub fn render(s: &Session) -> String {
         }
         report.add_test_suite(suite);
     }
-    if !s.unknown.is_empty() || !s.errors.is_empty() {
+    if !s.unknown.is_empty() || !s.errors.is_empty() || s.interrupted {
         let mut suite = TestSuite::new("grader");
+        if s.interrupted {
+            let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
+            st.set_message("interrupted: these are the results of the runs that finished");
+            suite.add_test_case(TestCase::new("session", st));
+        }
         for u in &s.unknown {
             let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
             st.set_message(format!("unknown exercise `{u}`"));

@@ -1,0 +1,419 @@
+//! `grader batch DIR`: a whole class at once.
+//!
+//! Every subdirectory of DIR is one student's submission (a checkout of
+//! the course, or just its `exercises/` folder), named by the
+//! subdirectory. Each is graded as `grader --workspace` would grade it:
+//! staged into a pristine copy of the course, built under a supervisor,
+//! run, judged. The batch writes, into its output directory:
+//!
+//! - `class.csv`: one row per student, the score of each exercise (as in
+//!   Gradescope: 20 points each, shared among its invariants), the total,
+//!   and a note on what failed;
+//! - `STUDENT/results.json`: the student's Gradescope results;
+//! - `STUDENT/report.txt`: the student's report, as `cargo grade` prints it.
+//!
+//! Submissions are graded `--jobs` at a time, each job with its staged
+//! copy of its own (`batch-1`, `batch-2`, ...) that it reuses from one
+//! student to the next, so that a build recompiles only what the student
+//! changed. The copies are made once, from one that is built. Within one
+//! submission the runs are one at a time: the parallelism is between
+//! students.
+//!
+//! Nothing one submission does stops the batch: its failures are its
+//! verdicts, and should grading it fail in the grader itself, its row says
+//! so and the batch goes on.
+
+use std::fs;
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::catalog::{Exercise, Source};
+use crate::compile;
+use crate::course::Course;
+use crate::grade;
+use crate::interrupt;
+use crate::mode::ModeKind;
+use crate::reporters::gradescope::{self, POINTS_PER_EXERCISE};
+use crate::reporters::human;
+use crate::stage::{self, DEFAULT_STAGE};
+use crate::term::Paint;
+use crate::verdict::{ExerciseStatus, Session};
+
+/// The class table's file name in the output directory.
+pub const CLASS_TABLE: &str = "class.csv";
+
+/// What to grade, and how.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The class: one subdirectory per submission.
+    pub class: PathBuf,
+    /// Where the class table and each student's results go.
+    pub output: PathBuf,
+    /// The exercises to grade.
+    pub exercises: Vec<&'static Exercise>,
+    /// Runs per exercise.
+    pub runs: usize,
+    /// The seed of run 0 (the same for every student).
+    pub seed: u64,
+    /// Submissions graded at once.
+    pub jobs: usize,
+    /// Each run's deadline.
+    pub timeout: Duration,
+    /// A mode for every exercise instead of each one's default.
+    pub mode: Option<ModeKind>,
+    /// The factor pauses are scaled by, if given.
+    pub time_scale: Option<f64>,
+    /// Each exercise build's deadline.
+    pub build_timeout: Duration,
+}
+
+/// One student's line of the class table.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// The submission's directory name.
+    pub student: String,
+    /// Each exercise's score, in the order of [`Options::exercises`];
+    /// `None` when it was not graded, or not to its end (interrupted).
+    pub scores: Vec<Option<f64>>,
+    /// The sum of the scores.
+    pub total: f64,
+    /// How many exercises passed.
+    pub passed: usize,
+    /// What went wrong, in a few words; empty when nothing did.
+    pub notes: String,
+    /// Whether grading this submission failed in the grader itself.
+    pub grader_failed: bool,
+}
+
+/// The whole batch.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Every student graded, in name order.
+    pub rows: Vec<Row>,
+    /// Students not graded because the batch was interrupted.
+    pub not_graded: Vec<String>,
+    /// Whether the batch was interrupted.
+    pub interrupted: bool,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// The submissions in `class`: its subdirectories (not hidden, not
+/// symbolic links, not the output directory), by name.
+pub fn students(class: &Path, output: &Path) -> io::Result<Vec<(String, PathBuf)>> {
+    let output = fs::canonicalize(output).ok();
+    let mut found = Vec::new();
+    for entry in fs::read_dir(class)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !entry.file_type()?.is_dir() {
+            continue;
+        }
+        let path = entry.path();
+        if output.is_some() && fs::canonicalize(&path).ok() == output {
+            continue;
+        }
+        found.push((name, std::path::absolute(&path).unwrap_or(path)));
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// The staged copy of job `k` (1-based).
+fn slot_name(k: usize) -> String {
+    format!("batch-{k}")
+}
+
+/// Makes sure every job's staged copy exists and is built, building one
+/// and copying it when none is.
+fn prepare_slots(course: &Course, slots: usize) -> Result<(), String> {
+    let first = slot_name(1);
+    if !stage::is_built(course, &first) {
+        stage::seed(course, &first, &[DEFAULT_STAGE]).map_err(|e| e.to_string())?;
+    }
+    if !stage::is_built(course, &first) {
+        let manifest = stage::pristine(course, &first).map_err(|e| e.to_string())?;
+        let target = manifest.with_file_name("target");
+        compile::warm_up(&manifest, Some(&target))
+            .map_err(|e| format!("the course's own crates did not build: {}", e.headline))?;
+    }
+    for k in 2..=slots {
+        stage::seed(course, &slot_name(k), &[&first, DEFAULT_STAGE]).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Grades every submission in `opts.class`; `each(row)` is called as each
+/// one is done (on the calling thread).
+pub fn run(course: &Course, opts: &Options, mut each: impl FnMut(&Row)) -> io::Result<Outcome> {
+    let started = Instant::now();
+    let students = students(&opts.class, &opts.output)?;
+    fs::create_dir_all(&opts.output)?;
+    let slots = opts.jobs.clamp(1, students.len().max(1));
+    if let Err(e) = prepare_slots(course, slots) {
+        eprintln!("grader: warning: the staged copies could not be prepared ({e}); each job builds its own");
+    }
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Row)>();
+    let mut rows: Vec<Option<Row>> = vec![None; students.len()];
+    std::thread::scope(|scope| {
+        for k in 1..=slots {
+            let tx = tx.clone();
+            let (next, students) = (&next, &students);
+            scope.spawn(move || loop {
+                if interrupt::interrupted() {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((name, path)) = students.get(i) else {
+                    break;
+                };
+                let row = grade_one(course, opts, &slot_name(k), name, path);
+                if tx.send((i, row)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (i, row) in rx {
+            each(&row);
+            rows[i] = Some(row);
+        }
+    });
+    let mut graded = Vec::new();
+    let mut not_graded = Vec::new();
+    for ((name, _), row) in students.iter().zip(rows) {
+        match row {
+            Some(r) => graded.push(r),
+            None => not_graded.push(name.clone()),
+        }
+    }
+    let outcome = Outcome {
+        rows: graded,
+        not_graded,
+        interrupted: interrupt::interrupted(),
+        elapsed: started.elapsed(),
+    };
+    fs::write(
+        opts.output.join(CLASS_TABLE),
+        class_table(&opts.exercises, &outcome),
+    )?;
+    Ok(outcome)
+}
+
+/// Grades one submission in the staged copy `slot`, writes its results,
+/// and returns its row; never panics.
+fn grade_one(course: &Course, opts: &Options, slot: &str, name: &str, path: &Path) -> Row {
+    let grade_opts = grade::Options {
+        source: Source::Workspace(path.to_path_buf()),
+        exercises: opts.exercises.clone(),
+        unknown: Vec::new(),
+        runs: opts.runs,
+        seed: opts.seed,
+        jobs: 1,
+        timeout: opts.timeout,
+        mode: opts.mode,
+        time_scale: opts.time_scale,
+        progress: false,
+        build_timeout: opts.build_timeout,
+        stage: slot.to_string(),
+    };
+    let graded = panic::catch_unwind(AssertUnwindSafe(|| grade::grade(course, &grade_opts)));
+    let dir = opts.output.join(name);
+    let _ = fs::create_dir_all(&dir);
+    match graded {
+        Ok(session) => {
+            let mut row = row_of(name, &opts.exercises, &session);
+            let written = fs::write(dir.join("results.json"), gradescope::render(&session))
+                .and_then(|_| {
+                    fs::write(
+                        dir.join("report.txt"),
+                        human::render(&session, Paint::new(false)),
+                    )
+                });
+            if let Err(e) = written {
+                row.grader_failed = true;
+                row.notes = join_notes(&row.notes, &format!("results not written: {e}"));
+            }
+            row
+        }
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown error".into());
+            let note = format!("the grader failed on this submission: {why}");
+            let results = serde_json::json!({
+                "score": 0.0,
+                "output": format!("{note}. Please tell your instructor."),
+                "tests": [],
+            });
+            let _ = fs::write(dir.join("results.json"), format!("{results:#}\n"));
+            Row {
+                student: name.to_string(),
+                scores: vec![None; opts.exercises.len()],
+                total: 0.0,
+                passed: 0,
+                notes: note,
+                grader_failed: true,
+            }
+        }
+    }
+}
+
+/// A student's row, from their session.
+pub fn row_of(name: &str, exercises: &[&'static Exercise], s: &Session) -> Row {
+    let mut notes = Vec::new();
+    if s.interrupted {
+        notes.push("interrupted: scores of the runs that finished".to_string());
+    }
+    notes.extend(s.errors.iter().cloned());
+    let scores: Vec<Option<f64>> = exercises
+        .iter()
+        .map(|e| {
+            let r = s.exercises.iter().find(|r| r.number == e.number)?;
+            if r.status != ExerciseStatus::Passed {
+                let what = r.headline.as_deref().unwrap_or("failed");
+                notes.push(format!("{:02} {}", r.number, shorten(what, 140)));
+            }
+            // An exercise whose runs were cut short has no score yet.
+            (r.status != ExerciseStatus::Interrupted).then(|| gradescope::exercise_score(r))
+        })
+        .collect();
+    let notes: Vec<String> = {
+        let mut seen = Vec::new();
+        for n in notes {
+            if !seen.contains(&n) {
+                seen.push(n);
+            }
+        }
+        seen
+    };
+    Row {
+        student: name.to_string(),
+        total: round(scores.iter().flatten().sum()),
+        scores,
+        passed: s.passed_count(),
+        notes: notes.join(" | "),
+        grader_failed: false,
+    }
+}
+
+fn join_notes(a: &str, b: &str) -> String {
+    if a.is_empty() {
+        b.to_string()
+    } else {
+        format!("{a} | {b}")
+    }
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() <= max {
+        line.to_string()
+    } else {
+        let cut: String = line.chars().take(max - 1).collect();
+        format!("{cut}…")
+    }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// A score as the table shows it: "20", "13.33", "0".
+pub fn score_text(x: f64) -> String {
+    let s = format!("{:.2}", round(x));
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The class table: a header, then one line per student graded, then the
+/// students not graded.
+pub fn class_table(exercises: &[&'static Exercise], outcome: &Outcome) -> String {
+    let mut header = vec!["student".to_string()];
+    header.extend(
+        exercises
+            .iter()
+            .map(|e| format!("{:02} {}", e.number, e.slug)),
+    );
+    header.extend(["total", "max", "notes"].map(String::from));
+    let max = score_text(POINTS_PER_EXERCISE * exercises.len() as f64);
+    let mut lines = vec![csv_line(&header)];
+    for row in &outcome.rows {
+        let mut cells = vec![row.student.clone()];
+        cells.extend(
+            row.scores
+                .iter()
+                .map(|s| s.map(score_text).unwrap_or_default()),
+        );
+        cells.push(score_text(row.total));
+        cells.push(max.clone());
+        cells.push(row.notes.clone());
+        lines.push(csv_line(&cells));
+    }
+    for name in &outcome.not_graded {
+        let mut cells = vec![name.clone()];
+        cells.extend(exercises.iter().map(|_| String::new()));
+        cells.extend([
+            String::new(),
+            max.clone(),
+            "not graded (interrupted)".into(),
+        ]);
+        lines.push(csv_line(&cells));
+    }
+    lines.join("")
+}
+
+/// One CSV record (RFC 4180): fields with a comma, a quote or a line
+/// break are quoted, quotes doubled.
+fn csv_line(cells: &[String]) -> String {
+    let quoted: Vec<String> = cells
+        .iter()
+        .map(|c| {
+            if c.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", c.replace('"', "\"\""))
+            } else {
+                c.clone()
+            }
+        })
+        .collect();
+    format!("{}\r\n", quoted.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_only_when_needed() {
+        assert_eq!(
+            csv_line(&["alice".into(), "20".into(), "a, \"b\"".into()]),
+            "alice,20,\"a, \"\"b\"\"\"\r\n"
+        );
+    }
+
+    #[test]
+    fn scores_read_as_plain_numbers() {
+        assert_eq!(score_text(20.0), "20");
+        assert_eq!(score_text(13.333333), "13.33");
+        assert_eq!(score_text(0.0), "0");
+        assert_eq!(score_text(2.5), "2.5");
+    }
+
+    #[test]
+    fn students_are_the_visible_subdirectories_but_the_output() {
+        let class = tempfile::tempdir().unwrap();
+        for d in ["bob", "alice", ".git", "grades"] {
+            fs::create_dir(class.path().join(d)).unwrap();
+        }
+        fs::write(class.path().join("roster.txt"), "").unwrap();
+        let found = students(class.path(), &class.path().join("grades")).unwrap();
+        let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["alice", "bob"]);
+    }
+}
