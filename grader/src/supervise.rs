@@ -298,7 +298,10 @@ impl Setup {
                 "network not isolated: no new network namespace here ({e})"
             ));
         }
-        let cgroup = match PidsCgroup::create() {
+        // The supervisor joins its run's pids cgroup once, and every program
+        // it forks is born inside: moving each program in after `fork`
+        // would cost a cgroup migration (most of a millisecond) per run.
+        let cgroup = match PidsCgroup::create().and_then(|cg| cg.join_self().map(|()| cg)) {
             Ok(cg) => Some(cg),
             Err(e) => {
                 warnings.push(format!(
@@ -516,13 +519,6 @@ fn exec_child(
         let _ = nix::unistd::write(note, b"\n");
     };
     let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
-    if let Some(cg) = cgroup {
-        if let Err(e) = cg.join_self() {
-            say(&format!(
-                "process cap not enforced: could not join the pids cgroup ({e})"
-            ));
-        }
-    }
     use nix::sys::resource::{setrlimit, Resource};
     // Without a pids cgroup, RLIMIT_NPROC caps processes for a user other
     // than root (it counts all of the user's processes: the cap is on top
@@ -802,6 +798,8 @@ fn limit_hit(
 /// A pids cgroup of one run: caps its process count, and lists every
 /// member even if it left the process group.
 struct PidsCgroup {
+    /// The hierarchy's root, where the supervisor goes back when done.
+    root: PathBuf,
     dir: PathBuf,
     max: std::cell::Cell<u32>,
     /// `pids.events`' count of refused forks when the current run began.
@@ -821,6 +819,7 @@ impl PidsCgroup {
         let dir = root.join(format!("course-grader-{}", std::process::id()));
         fs::create_dir(&dir)?;
         Ok(PidsCgroup {
+            root: root.to_path_buf(),
             dir,
             max: std::cell::Cell::new(0),
             refused_before: std::cell::Cell::new(0),
@@ -828,7 +827,8 @@ impl PidsCgroup {
     }
 
     fn set_max(&self, max: u32) -> io::Result<()> {
-        fs::write(self.dir.join("pids.max"), max.to_string())?;
+        // One more for the supervisor, which is a member too.
+        fs::write(self.dir.join("pids.max"), (max + 1).to_string())?;
         self.max.set(max);
         self.refused_before.set(self.refused());
         Ok(())
@@ -848,11 +848,14 @@ impl PidsCgroup {
         )
     }
 
+    /// The run's processes: every member but the supervisor itself.
     fn members(&self) -> BTreeSet<i32> {
+        let me = std::process::id() as i32;
         fs::read_to_string(self.dir.join("cgroup.procs"))
             .unwrap_or_default()
             .lines()
             .filter_map(|l| l.trim().parse().ok())
+            .filter(|&pid| pid != me)
             .collect()
     }
 
@@ -863,8 +866,13 @@ impl PidsCgroup {
 
 impl Drop for PidsCgroup {
     fn drop(&mut self) {
-        // Empty once `kill_tree` has reaped everything; retry briefly for
-        // the kernel to let go of exiting tasks.
+        // Leave it (back to the hierarchy's root), then remove it: empty
+        // once `kill_tree` has reaped everything; retry briefly for the
+        // kernel to let go of exiting tasks.
+        let _ = fs::write(
+            self.root.join("cgroup.procs"),
+            std::process::id().to_string(),
+        );
         for _ in 0..100 {
             if fs::remove_dir(&self.dir).is_ok() {
                 return;
