@@ -1,7 +1,9 @@
-//! Exercise 05, the reentrant lock: the parent takes the student's lock,
-//! starts two children, `P1` and `P2`, that each take it 5 times and then
+//! Exercise 05, the reentrant lock: the parent takes the student's lock
+//! (twice: at depth 2, so that a release which checks the owner only on its
+//! last level is caught too), starts two children, `P1` and `P2`, that each take it 5 times and then
 //! release it 5 times (the student's `child_task`), holds it for 3 seconds
-//! (scaled by `MULTIPROC_TIME_SCALE`), lets go, and joins them.
+//! (scaled by `MULTIPROC_TIME_SCALE`), lets go of both levels, and joins
+//! them.
 //!
 //! Two checks are made along the way and written as `Probe` records:
 //!
@@ -46,6 +48,10 @@ pub const DEPTH: u32 = 5;
 pub const HOLD: Duration = Duration::from_millis(3000);
 /// The label of the student's depth value, as the given constructor sets it.
 pub const DEPTH_LABEL: &str = "rlock.depth";
+/// How many times the parent takes the lock before the children start. More
+/// than one, so that the intruder's release meets an owner above depth 1.
+const PARENT_DEPTH: u32 = 2;
+
 /// The probe made by the `intruder` child.
 pub const NON_OWNER_PROBE: &str = "a release by a process that does not own the lock is refused";
 /// The probe made by the parent at the end.
@@ -127,8 +133,10 @@ pub fn main<L, E: Display>(api: Api<L, E>) -> ExitCode {
         ],
     );
     let rlock = (api.new)().expect("could not make the reentrant lock");
-    if let Err(e) = (api.acquire)(&rlock) {
-        panic!("MainProcess could not take the lock: {e}");
+    for _ in 0..PARENT_DEPTH {
+        if let Err(e) = (api.acquire)(&rlock) {
+            panic!("MainProcess could not take the lock: {e}");
+        }
     }
     println!(
         "MainProcess holds the lock and lets go in {} s",
@@ -143,8 +151,10 @@ pub fn main<L, E: Display>(api: Api<L, E>) -> ExitCode {
 
     pause(HOLD);
     println!("MainProcess releases the lock");
-    if let Err(e) = (api.release)(&rlock) {
-        panic!("MainProcess could not release the lock: {e}");
+    for _ in 0..PARENT_DEPTH {
+        if let Err(e) = (api.release)(&rlock) {
+            panic!("MainProcess could not release the lock: {e}");
+        }
     }
     for c in &mut children {
         run.join(c);
