@@ -31,17 +31,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::build::compile;
+use crate::build::stage::{self, DEFAULT_STAGE};
 use crate::catalog::{Exercise, Source};
-use crate::compile;
 use crate::course::Course;
 use crate::grade;
-use crate::interrupt;
+use crate::judge::verdict::{ExerciseStatus, Session};
 use crate::mode::ModeKind;
-use crate::reporters::gradescope::{self, POINTS_PER_EXERCISE};
-use crate::reporters::human;
-use crate::stage::{self, DEFAULT_STAGE};
-use crate::term::Paint;
-use crate::verdict::{ExerciseStatus, Session};
+use crate::report::gradescope::{self, POINTS_PER_EXERCISE};
+use crate::report::human;
+use crate::report::term::Paint;
+use crate::run::interrupt;
 
 /// The class table's file name in the output directory.
 pub const CLASS_TABLE: &str = "class.csv";

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::invariants::{
+use crate::judge::invariants::{
     common, locked_bank, queue_drain, reentrant_lock, sequential_bank, unlocked_race, Distribution,
     Invariant,
 };

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::catalog::Source;
 use crate::mode::ModeKind;
-use crate::reporters::Format;
+use crate::report::Format;
 
 /// Grades the course's exercises on inter-process locking: each program is
 /// run many times as real processes, and every run is checked against the

@@ -10,17 +10,19 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::build::compile::{self, BuildError};
+use crate::build::stage::{self, Staged};
 use crate::catalog::{Exercise, Source};
-use crate::compile::{self, BuildError};
 use crate::course::Course;
-use crate::interrupt;
-use crate::invariants::Invariant;
+use crate::judge::invariants::Invariant;
+use crate::judge::verdict::{
+    self, BuildResult, ExerciseResult, ExerciseStatus, Session, Tally, SCHEMA,
+};
 use crate::mode::ModeKind;
-use crate::runner::{self, Plan};
-use crate::stage::{self, Staged};
-use crate::sweep;
-use crate::term::Progress;
-use crate::verdict::{self, BuildResult, ExerciseResult, ExerciseStatus, Session, Tally, SCHEMA};
+use crate::report::term::Progress;
+use crate::run::interrupt;
+use crate::run::runner::{self, Plan};
+use crate::run::sweep;
 
 /// What to grade, and how.
 #[derive(Clone, Debug)]

@@ -2,25 +2,17 @@
 //! student's and the instructor's workflows.
 
 mod batch;
+mod build;
 mod catalog;
 mod cli;
-mod compile;
 mod course;
 mod grade;
-mod interrupt;
-mod invariants;
+mod judge;
 mod list;
 mod mode;
-mod narrate;
 mod replay;
-mod reporters;
+mod report;
 mod run;
-mod runner;
-mod stage;
-mod supervise;
-mod sweep;
-mod term;
-mod verdict;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -30,8 +22,8 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::course::Course;
-use crate::reporters::Format;
-use crate::term::Paint;
+use crate::report::term::Paint;
+use crate::report::Format;
 
 /// Every exercise passed.
 const EXIT_PASSED: u8 = 0;
@@ -48,11 +40,11 @@ fn main() -> ExitCode {
         .nth(1)
         .is_some_and(|a| a == "__supervise")
     {
-        supervise::supervise_main();
+        run::supervise::supervise_main();
     }
     let cli = Cli::parse();
-    interrupt::install();
-    sweep::become_subreaper();
+    run::interrupt::install();
+    run::sweep::become_subreaper();
     let course = match Course::locate() {
         Ok(c) => c,
         Err(e) => return usage_error(&e),
@@ -80,7 +72,8 @@ fn main() -> ExitCode {
                 build_timeout: Duration::from_secs_f64(args.run.build_timeout),
                 full: args.full,
             };
-            let (text, held) = replay::replay(&course, &req, Paint::new(term::stdout_color()));
+            let (text, held) =
+                replay::replay(&course, &req, Paint::new(report::term::stdout_color()));
             print!("{text}");
             ExitCode::from(if held { EXIT_PASSED } else { EXIT_FAILED })
         }
@@ -128,7 +121,7 @@ fn batch_command(course: &Course, args: cli::BatchArgs) -> ExitCode {
         opts.jobs.min(students)
     );
     let max =
-        batch::score_text(reporters::gradescope::POINTS_PER_EXERCISE * opts.exercises.len() as f64);
+        batch::score_text(report::gradescope::POINTS_PER_EXERCISE * opts.exercises.len() as f64);
     let outcome = batch::run(course, &opts, |row| {
         let mut line = format!(
             "  {:<24} {:>6}/{max}  {} of {} passed",
@@ -166,7 +159,7 @@ fn batch_command(course: &Course, args: cli::BatchArgs) -> ExitCode {
                 outcome.not_graded.join(", ")
             }
         );
-        return ExitCode::from(interrupt::EXIT_INTERRUPTED);
+        return ExitCode::from(run::interrupt::EXIT_INTERRUPTED);
     }
     let failed: Vec<&str> = outcome
         .rows
@@ -222,13 +215,13 @@ fn grade_command(course: &Course, args: cli::GradeArgs) -> ExitCode {
         timeout: Duration::from_secs_f64(args.run.timeout),
         mode: args.run.mode,
         time_scale: args.run.time_scale,
-        progress: term::progress_wanted() && args.format == Format::Human,
+        progress: report::term::progress_wanted() && args.format == Format::Human,
         build_timeout: Duration::from_secs_f64(args.run.build_timeout),
-        stage: stage::DEFAULT_STAGE.to_string(),
+        stage: build::stage::DEFAULT_STAGE.to_string(),
     };
     let session = grade::grade(course, &opts);
-    let to_terminal = args.output.is_none() && term::stdout_color();
-    let text = reporters::render(&session, args.format, Paint::new(to_terminal));
+    let to_terminal = args.output.is_none() && report::term::stdout_color();
+    let text = report::render(&session, args.format, Paint::new(to_terminal));
     match &args.output {
         Some(path) => {
             if let Err(e) = std::fs::write(path, &text) {
@@ -249,7 +242,7 @@ fn grade_command(course: &Course, args: cli::GradeArgs) -> ExitCode {
         }
     }
     if session.interrupted {
-        return ExitCode::from(interrupt::EXIT_INTERRUPTED);
+        return ExitCode::from(run::interrupt::EXIT_INTERRUPTED);
     }
     ExitCode::from(match (unknown.is_empty(), session.passed) {
         (false, _) => EXIT_USAGE,

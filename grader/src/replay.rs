@@ -11,13 +11,13 @@ use std::time::Duration;
 use crate::catalog::Exercise;
 use crate::course::Course;
 use crate::grade::{cpus, Workbench};
-use crate::invariants::{common, judge, Check};
+use crate::judge::invariants::{common, judge, Check};
+use crate::judge::narrate;
+use crate::judge::verdict::Failure;
 use crate::mode::ModeKind;
-use crate::narrate;
-use crate::reporters::failure_lines;
-use crate::runner::{self, Plan};
-use crate::term::Paint;
-use crate::verdict::Failure;
+use crate::report::failure_lines;
+use crate::report::term::Paint;
+use crate::run::runner::{self, Plan};
 
 /// How many lines of trace are shown without `--full`.
 const TRACE_LINES: usize = 60;
@@ -53,7 +53,7 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
         course,
         &req.source,
         &[e],
-        crate::stage::DEFAULT_STAGE,
+        crate::build::stage::DEFAULT_STAGE,
         req.build_timeout,
     );
     let tmp = match tempfile::Builder::new().prefix("grader-replay-").tempdir() {
@@ -116,7 +116,7 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
                 let _ = writeln!(out, "{} {}", paint.green("✓"), inv.name);
             }
             Ok(Check::Broken(v)) => {
-                let is_some = inv.quantifier == crate::invariants::Quantifier::Some;
+                let is_some = inv.quantifier == crate::judge::invariants::Quantifier::Some;
                 all_held &= is_some;
                 let mark = if is_some {
                     paint.yellow("·")

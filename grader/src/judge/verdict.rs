@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::catalog::Exercise;
-use crate::invariants::{common, judge, Check, Invariant, Quantifier, Violation};
+use crate::judge::invariants::{common, judge, Check, Invariant, Quantifier, Violation};
+use crate::judge::run::{RunData, Unchecked};
 use crate::mode::ModeKind;
-use crate::run::{RunData, Unchecked};
 
 /// The JSON report's schema name; bumped when a field changes meaning.
 pub const SCHEMA: &str = "course-grader/1";

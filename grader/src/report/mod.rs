@@ -12,11 +12,12 @@ pub mod gradescope;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod term;
 
 use clap::ValueEnum;
 
-use crate::term::Paint;
-use crate::verdict::{ExerciseResult, Failure, InvariantResult, Session};
+use crate::judge::verdict::{ExerciseResult, Failure, InvariantResult, Session};
+use crate::report::term::Paint;
 
 /// The report formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -103,7 +104,7 @@ pub fn invariant_text(inv: &InvariantResult) -> Option<String> {
         );
         return Some(lines.join("\n"));
     }
-    if inv.status == crate::verdict::InvariantStatus::NotChecked {
+    if inv.status == crate::judge::verdict::InvariantStatus::NotChecked {
         return Some(format!(
             "not checked in {}/{} runs: {}",
             inv.unchecked,

@@ -5,7 +5,7 @@
 //!    each one);
 //! 2. passes SIGINT on to every process it started (its run supervisors
 //!    and any cargo it runs): a supervisor that gets it ends the run in
-//!    progress as [`Ending::Interrupted`](crate::supervise::Ending), killing
+//!    progress as [`Ending::Interrupted`](crate::run::supervise::Ending), killing
 //!    and reaping its whole tree;
 //! 3. reports the runs that finished, marks the exercises it did not
 //!    finish, and exits with status 130.
@@ -65,7 +65,7 @@ fn watch() {
         if !interrupted() {
             continue;
         }
-        for pid in crate::sweep::my_children() {
+        for pid in crate::run::sweep::my_children() {
             if told.insert(pid) {
                 let _ = signal::kill(Pid::from_raw(pid), Signal::SIGINT);
             }

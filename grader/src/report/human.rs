@@ -5,8 +5,8 @@
 use std::fmt::Write;
 
 use super::{failure_lines, failure_summary};
-use crate::term::Paint;
-use crate::verdict::{ExerciseResult, ExerciseStatus, InvariantStatus, Session};
+use crate::judge::verdict::{ExerciseResult, ExerciseStatus, InvariantStatus, Session};
+use crate::report::term::Paint;
 
 /// Renders the session.
 pub fn render(s: &Session, p: Paint) -> String {

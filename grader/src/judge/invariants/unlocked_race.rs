@@ -5,8 +5,8 @@
 //! can produce, and at least one run of the session lost an update.
 
 use super::{Check, Distribution, Invariant};
-use crate::narrate::first_lost_update;
-use crate::run::{RunData, Unchecked};
+use crate::judge::narrate::first_lost_update;
+use crate::judge::run::{RunData, Unchecked};
 
 /// The workers, by name.
 pub const WORKERS: [&str; 2] = ["deposit", "withdraw"];
@@ -176,7 +176,7 @@ fn lost_update(run: &RunData) -> Result<Check, Unchecked> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invariants::testing::*;
+    use crate::judge::invariants::testing::*;
 
     fn race(events: &[(i32, &str, u32, i64)], fin: i64) -> RunData {
         run(

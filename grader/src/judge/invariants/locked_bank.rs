@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use course_report::Event;
 
 use super::{Check, Invariant};
-use crate::narrate::{self, between, first_lost_update};
-use crate::run::{RunData, Unchecked};
+use crate::judge::narrate::{self, between, first_lost_update};
+use crate::judge::run::{RunData, Unchecked};
 
 /// The workers, by name.
 pub const WORKERS: [&str; 2] = ["deposit", "withdraw"];
@@ -208,7 +208,7 @@ fn lock_free_at_exit(run: &RunData) -> Result<Check, Unchecked> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invariants::testing::*;
+    use crate::judge::invariants::testing::*;
 
     const BAL: u32 = 1;
     const LOCK: u32 = 2;

@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::course::cargo;
-use crate::interrupt;
-use crate::supervise::{self, Ending, Limits, RunOutcome, RunSpec};
+use crate::run::interrupt;
+use crate::run::supervise::{self, Ending, Limits, RunOutcome, RunSpec};
 
 /// The crate every exercise program depends on; building it builds
 /// everything the exercises share.

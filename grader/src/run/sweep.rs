@@ -1,7 +1,7 @@
 //! Cleaning up after a run whose supervisor is gone.
 //!
 //! A run's supervisor kills and reaps every process of the run (see
-//! [`crate::supervise`]). But the supervisor is the program's parent, and a
+//! [`crate::run::supervise`]). But the supervisor is the program's parent, and a
 //! student's code runs as the grader's own user: it can kill its parent.
 //! Then nobody is left to clean up: the run's processes become orphans of
 //! init, and the supervisor's pids cgroup stays behind.
@@ -140,7 +140,7 @@ fn is_supervisor(pid: i32) -> bool {
     alive
         && fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
             c.split(|&b| b == 0)
-                .any(|a| a == crate::supervise::SUPERVISE_ARG.as_bytes())
+                .any(|a| a == crate::run::supervise::SUPERVISE_ARG.as_bytes())
         })
 }
 

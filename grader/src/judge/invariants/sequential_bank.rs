@@ -3,7 +3,7 @@
 //! so the balances must come out exact.
 
 use super::{Check, Invariant};
-use crate::run::{RunData, Unchecked};
+use crate::judge::run::{RunData, Unchecked};
 
 /// The exercise's invariants.
 pub const INVARIANTS: &[Invariant] = &[
@@ -47,7 +47,7 @@ fn after_withdraw(run: &RunData) -> Result<Check, Unchecked> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invariants::testing::*;
+    use crate::judge::invariants::testing::*;
 
     fn with_finals(deposit: i64, withdraw: i64) -> RunData {
         run(

@@ -5,7 +5,7 @@
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::{exercise_text, invariant_text};
-use crate::verdict::{ExerciseStatus, InvariantStatus, Session};
+use crate::judge::verdict::{ExerciseStatus, InvariantStatus, Session};
 
 /// Renders the session as JUnit XML.
 pub fn render(s: &Session) -> String {

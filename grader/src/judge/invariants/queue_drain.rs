@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use super::{common, Check, Invariant};
-use crate::narrate;
-use crate::run::{RunData, Unchecked};
+use crate::judge::narrate;
+use crate::judge::run::{RunData, Unchecked};
 
 /// The draining children, by name.
 pub const DRAINERS: [&str; 2] = ["P1", "P2"];
@@ -173,7 +173,7 @@ fn queue_empty(run: &RunData) -> Result<Check, Unchecked> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invariants::testing::*;
+    use crate::judge::invariants::testing::*;
     use course_report::{Deadlock, Record, Stuck};
 
     fn drain(p1: Vec<i64>, p2: Vec<i64>) -> RunData {

@@ -12,8 +12,8 @@
 use course_report::Event;
 
 use super::{Check, Invariant};
-use crate::narrate::{self, between};
-use crate::run::{RunData, Unchecked};
+use crate::judge::narrate::{self, between};
+use crate::judge::run::{RunData, Unchecked};
 
 /// The children, by name.
 pub const CHILDREN: [&str; 2] = ["P1", "P2"];
@@ -243,7 +243,7 @@ fn free_at_end(run: &RunData) -> Result<Check, Unchecked> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invariants::testing::*;
+    use crate::judge::invariants::testing::*;
     use course_report::{Probe, Record};
 
     const LOCK: u32 = 1;

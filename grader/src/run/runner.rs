@@ -28,11 +28,11 @@ use std::time::Duration;
 
 use course_report::Report;
 
-use crate::interrupt;
+use crate::judge::run::{short_list, ReportProblem, RunData};
 use crate::mode::ModeKind;
-use crate::run::{short_list, ReportProblem, RunData};
-use crate::supervise::{self, Ending, Limits, RunOutcome, RunSpec};
-use crate::sweep;
+use crate::run::interrupt;
+use crate::run::supervise::{self, Ending, Limits, RunOutcome, RunSpec};
+use crate::run::sweep;
 
 /// Largest report read (bytes); the runs' file-size limit is above it.
 const MAX_REPORT: u64 = 32 << 20;

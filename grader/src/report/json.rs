@@ -1,7 +1,7 @@
 //! The session as JSON, for tools. The shape is documented field by field
 //! in `grader/SCHEMA.md`; `schema` names its version.
 
-use crate::verdict::Session;
+use crate::judge::verdict::Session;
 
 /// Renders the session as pretty-printed JSON.
 pub fn render(s: &Session) -> String {

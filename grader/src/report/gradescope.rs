@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use super::{exercise_text, invariant_text};
-use crate::verdict::{ExerciseResult, ExerciseStatus, InvariantStatus, Session};
+use crate::judge::verdict::{ExerciseResult, ExerciseStatus, InvariantStatus, Session};
 
 /// What one exercise is worth.
 pub const POINTS_PER_EXERCISE: f64 = 20.0;

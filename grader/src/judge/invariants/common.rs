@@ -7,8 +7,8 @@
 //! was stuck where.
 
 use super::{Check, Invariant};
-use crate::run::{stuck_procs_phrase, RunData, Unchecked, DEADLOCK_EXIT_CODE};
-use crate::supervise::Ending;
+use crate::judge::run::{stuck_procs_phrase, RunData, Unchecked, DEADLOCK_EXIT_CODE};
+use crate::run::supervise::Ending;
 
 /// Nothing panicked or was killed by a signal of its own making.
 pub const NO_PANIC: Invariant =
@@ -156,8 +156,8 @@ fn clean_alone(run: &RunData) -> Result<(), Unchecked> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invariants::testing::*;
-    use crate::run::{ReportProblem, RunData};
+    use crate::judge::invariants::testing::*;
+    use crate::judge::run::{ReportProblem, RunData};
     use course_report::{Panic, Record};
 
     #[test]
@@ -223,10 +223,10 @@ mod tests {
     fn a_process_left_behind_is_named() {
         let records = vec![
             header("sequential-bank", &[]),
-            crate::invariants::testing::summary(&[], &[], &[], &[]),
+            crate::judge::invariants::testing::summary(&[], &[], &[], &[]),
         ];
         let mut run = run("sequential-bank", records);
-        run.outcome.leftovers = vec![crate::supervise::ProcInfo {
+        run.outcome.leftovers = vec![crate::run::supervise::ProcInfo {
             pid: 42,
             name: "sleep".into(),
             state: "S".into(),

@@ -24,7 +24,7 @@ pub mod unlocked_race;
 
 use serde::Serialize;
 
-use crate::run::{RunData, Unchecked};
+use crate::judge::run::{RunData, Unchecked};
 
 /// Whether an invariant must hold in every run, or be seen at least once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -171,8 +171,8 @@ pub(crate) mod testing {
 
     use course_report::{Child, Event, Header, Object, Record, Report, Summary, Worker};
 
-    use crate::run::RunData;
-    use crate::supervise::{Ending, RunOutcome};
+    use crate::judge::run::RunData;
+    use crate::run::supervise::{Ending, RunOutcome};
 
     /// A run that exited normally with these records.
     pub fn run(exercise: &str, records: Vec<Record>) -> RunData {
@@ -180,7 +180,7 @@ pub(crate) mod testing {
             .iter()
             .map(|r| serde_json::to_string(r).unwrap() + "\n")
             .collect();
-        let report = Report::parse(&text).map_err(crate::run::ReportProblem::Malformed);
+        let report = Report::parse(&text).map_err(crate::judge::run::ReportProblem::Malformed);
         RunData::new(0, 7, exercise, exited(0), report)
     }
 

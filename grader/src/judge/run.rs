@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use course_report::{Event, Header, ParseError, Report, Summary, Worker};
 
-use crate::narrate::Names;
-use crate::supervise::{Ending, ProcInfo, RunOutcome};
+use crate::judge::narrate::Names;
+use crate::run::supervise::{Ending, ProcInfo, RunOutcome};
 
 /// The exit code of a program that the controlled scheduler found
 /// deadlocked (`multiproc::sched::controlled::DEADLOCK_EXIT_CODE`).
@@ -407,7 +407,7 @@ fn bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invariants::testing::exited;
+    use crate::judge::invariants::testing::exited;
 
     #[test]
     fn a_limit_is_named_once() {
