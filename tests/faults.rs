@@ -1,191 +1,39 @@
 //! A submission can do anything: loop, deadlock, panic, abort, segfault,
 //! fork or allocate without end, flood its output, scribble on its report,
-//! leave a daemon behind, kill its parent, die holding the lock, or make
-//! the compiler itself spin. Each of these gets a verdict that names what
-//! happened, the grader finishes in bounded time, and afterwards nothing
-//! of the run is left: no process, no temporary directory, no pids cgroup,
-//! nothing in /dev/shm.
+//! leave a daemon behind, kill its parent or its siblings, die holding the
+//! lock, or make the compiler itself spin. Each of these gets a verdict that
+//! names what happened, the grader finishes in bounded time, and afterwards
+//! nothing of the session is left: no process, no temporary file, no
+//! control group, nothing in /dev/shm.
 //!
-//! The fixtures are in `tests/fixtures/faults/`, several faults to a
-//! submission (one per exercise), so that they share a staged build.
-//! Every grader here runs with a marker in its environment, which every
-//! process it starts inherits, and with a `TMPDIR` of its own; that is how
-//! a leftover would be found.
+//! The fixtures (in `tests/fixtures/faults/`, several faults to a
+//! submission, one per exercise, so that they share a staged build) use
+//! `unsafe` and the parts of `std` that exercises may not. They are graded
+//! without the language boundary (`--no-language-boundary`, a test-only
+//! switch): what is shown here is what the run supervisor and the
+//! sandbox do on their own.
 
-use std::collections::BTreeSet;
-use std::fs;
-use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{exercise, fixture, grader, invariant, json, SEED};
+use common::{exercise, fixture, headline, invariant, json, seen, Watched, SEED};
 
 /// A bound on one fault session, builds included (the first staged build
 /// compiles the course's dependencies).
-const BOUND: Duration = Duration::from_secs(300);
+const BOUND: Duration = Duration::from_secs(600);
 
-/// The environment variable that marks this test's processes.
-const MARK: &str = "COURSE_FAULT_TEST_MARK";
-
-/// A grader whose processes can be told from everyone else's.
-struct Watched {
-    mark: String,
-    tmp: tempfile::TempDir,
-    cgroups_before: BTreeSet<String>,
-    shm_before: BTreeSet<String>,
-}
-
-impl Watched {
-    fn new(name: &str) -> Watched {
-        Watched {
-            mark: format!("{name}-{}", std::process::id()),
-            tmp: tempfile::tempdir().unwrap(),
-            cgroups_before: cgroups(),
-            shm_before: listing(Path::new("/dev/shm")),
-        }
-    }
-
-    /// The grader, marked, with its own temporary directory.
-    fn grader(&self) -> assert_cmd::Command {
-        let mut cmd = grader();
-        cmd.env(MARK, &self.mark)
-            .env("TMPDIR", self.tmp.path())
-            .timeout(BOUND);
-        cmd
-    }
-
-    /// Grades `fixture` with `args` and the JSON report; returns it.
-    fn grade(&self, fixture_name: &str, args: &[&str]) -> serde_json::Value {
-        let started = Instant::now();
-        let out = self
-            .grader()
-            .args(args)
-            .args(["--seed", SEED, "--format", "json", "--workspace"])
-            .arg(fixture(fixture_name))
-            .assert()
-            .code(1)
-            .get_output()
-            .stdout
-            .clone();
-        assert!(started.elapsed() < BOUND);
-        json(&out)
-    }
-
-    /// Nothing of the session is left.
-    fn assert_clean(&self) {
-        let entry = format!("{MARK}={}", self.mark);
-        let mut alive = marked(&entry);
-        for _ in 0..100 {
-            if alive.is_empty() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-            alive = marked(&entry);
-        }
-        assert!(
-            alive.is_empty(),
-            "still running after the grader: {alive:?}"
-        );
-        let left = listing(self.tmp.path());
-        assert!(left.is_empty(), "temporary files left: {left:?}");
-        let stale: Vec<String> = cgroups()
-            .difference(&self.cgroups_before)
-            .filter(|name| {
-                let pid = name.trim_start_matches("course-grader-");
-                !Path::new("/proc").join(pid).exists()
-            })
-            .cloned()
-            .collect();
-        assert!(stale.is_empty(), "pids cgroups left: {stale:?}");
-        let shm: Vec<String> = listing(Path::new("/dev/shm"))
-            .difference(&self.shm_before)
-            .cloned()
-            .collect();
-        assert!(shm.is_empty(), "shared memory left in /dev/shm: {shm:?}");
-    }
-}
-
-/// Live processes (not zombies) whose environment holds `entry`.
-fn marked(entry: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for dir in fs::read_dir("/proc").unwrap().flatten() {
-        let name = dir.file_name().to_string_lossy().into_owned();
-        if name.parse::<u32>().is_err() {
-            continue;
-        }
-        let Ok(environ) = fs::read(dir.path().join("environ")) else {
-            continue;
-        };
-        if !environ.split(|&b| b == 0).any(|e| e == entry.as_bytes()) {
-            continue;
-        }
-        let stat = fs::read_to_string(dir.path().join("stat")).unwrap_or_default();
-        let state = stat
-            .rsplit_once(") ")
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .unwrap_or("?");
-        if state != "Z" {
-            found.push(format!("{name}: {stat}"));
-        }
-    }
-    found
-}
-
-/// The supervisors' pids cgroups now.
-fn cgroups() -> BTreeSet<String> {
-    ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"]
-        .iter()
-        .flat_map(|root| listing(Path::new(root)))
-        .filter(|n| n.starts_with("course-grader-"))
-        .collect()
-}
-
-fn listing(dir: &Path) -> BTreeSet<String> {
-    fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Whether a pids cgroup caps a run's processes here (as root, with the
-/// controller mounted and writable): without one, a fork bomb is not
-/// contained, so it is not run.
-fn process_cap_available() -> bool {
-    let probe = format!("course-fault-probe-{}", std::process::id());
-    for root in ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"].map(Path::new) {
-        if !root.join("cgroup.procs").exists() {
-            continue;
-        }
-        let dir = root.join(&probe);
-        if fs::create_dir(&dir).is_ok() {
-            let ok = dir.join("pids.max").exists();
-            let _ = fs::remove_dir(&dir);
-            return ok;
-        }
-    }
-    false
-}
-
-/// The first failure's "seen" of an invariant.
-fn seen<'a>(e: &'a serde_json::Value, id: &str) -> &'a str {
-    invariant(e, id)["failure"]["seen"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{} / {id} has no failure: {}", e["slug"], e))
-}
-
-fn headline(e: &serde_json::Value) -> &str {
-    e["headline"].as_str().unwrap_or_default()
-}
+/// The grading options every fault session shares.
+const UNCHECKED: &str = "--no-language-boundary";
 
 #[test]
 fn hangs_deadlocks_panics_and_crashes_are_named() {
     let w = Watched::new("crashes");
-    let report = w.grade("faults/crashes", &["--runs", "3", "--timeout", "2"]);
+    let report = w.grade(
+        &fixture("faults/crashes"),
+        &[UNCHECKED, "--runs", "3", "--timeout", "2"],
+    );
 
     // Loops for ever: stopped at the deadline, found running.
     let looping = exercise(&report, "sequential-bank");
@@ -202,7 +50,7 @@ fn hangs_deadlocks_panics_and_crashes_are_named() {
         why.starts_with("deposit panicked at exercises/02-unlocked-race/src/lib.rs:"),
         "{why}"
     );
-    assert!(why.ends_with("the vault is on fire (balance 600)"), "{why}");
+    assert!(why.contains("the vault is on fire (balance "), "{why}");
 
     // Dies holding the lock: the other worker finds the holder dead.
     let dying = exercise(&report, "locked-bank");
@@ -241,15 +89,17 @@ fn hangs_deadlocks_panics_and_crashes_are_named() {
 #[test]
 fn limits_floods_and_garbage_are_named() {
     let w = Watched::new("resources");
-    let fork_bomb = process_cap_available();
-    let mut args = vec!["--runs", "3", "--timeout", "3"];
-    if !fork_bomb {
-        eprintln!("no pids cgroup here: the fork bomb is not run");
+    let capped = common::is_root();
+    let mut args = vec![UNCHECKED, "--runs", "3", "--timeout", "3"];
+    if !capped {
+        eprintln!(
+            "not root: no control group caps a run's processes here, so the fork bomb is not run"
+        );
         args.extend(["2", "3", "4", "5"]);
     }
-    let report = w.grade("faults/resources", &args);
+    let report = w.grade(&fixture("faults/resources"), &args);
 
-    if fork_bomb {
+    if capped {
         // Forks without end: the refused fork, and the cap that refused it.
         let bomb = exercise(&report, "sequential-bank");
         let why = seen(bomb, "no-panic");
@@ -257,8 +107,7 @@ fn limits_floods_and_garbage_are_named() {
             why.contains("refused: Resource temporarily unavailable"),
             "{why}"
         );
-        assert!(why.contains("process limit ("), "{why}");
-        assert!(why.ends_with("reached"), "{why}");
+        assert!(why.contains("process limit (64 at once) reached"), "{why}");
     }
 
     // Floods stdout: stopped, and said so.
@@ -276,10 +125,10 @@ fn limits_floods_and_garbage_are_named() {
         "{why}"
     );
 
-    // Writes garbage in its report: the line, and its start.
+    // Writes garbage into its report pipe: the line, and its start.
     let garbage = exercise(&report, "queue-drain");
     let why = seen(garbage, "clean-exit");
-    assert!(why.starts_with("malformed report, line 3: "), "{why}");
+    assert!(why.starts_with("malformed report, line "), "{why}");
     assert!(why.contains("all tests passed, trust me"), "{why}");
     assert_eq!(invariant(garbage, "no-hang")["status"], "not-checked");
 
@@ -295,20 +144,23 @@ fn limits_floods_and_garbage_are_named() {
 #[test]
 fn a_program_that_turns_on_its_parent_or_leaves_a_daemon_is_caught_and_cleaned_up() {
     let w = Watched::new("escapes");
-    let report = w.grade("faults/escapes", &["--runs", "3", "--timeout", "3"]);
+    let report = w.grade(
+        &fixture("faults/escapes"),
+        &[UNCHECKED, "--runs", "3", "--timeout", "3"],
+    );
 
-    // Kills its parent, the run's supervisor: the grader cleans up.
+    // Kills its parent, the box's supervisor: refused, and named. Without
+    // a pid namespace the supervisor runs as another user, and the kill
+    // is simply not allowed: the run goes on.
     let killer = exercise(&report, "sequential-bank");
-    let why = seen(killer, "no-panic");
-    assert!(
-        why.starts_with("its parent, the grader's run supervisor, was killed during the run"),
-        "{why}"
-    );
-    assert!(
-        why.contains("the grader stopped the run and killed its processes"),
-        "{why}"
-    );
-    assert_eq!(invariant(killer, "no-panic")["broken"], 3);
+    if common::is_root() {
+        let why = seen(killer, "no-panic");
+        assert!(
+            why.starts_with("it made a system call the sandbox refuses (kill: a signal to the sandbox's supervisor)"),
+            "{why}"
+        );
+        assert_eq!(invariant(killer, "no-panic")["broken"], 3);
+    }
 
     // Leaves a daemon (double fork, setsid): found and killed.
     let daemon = exercise(&report, "unlocked-race");
@@ -326,16 +178,14 @@ fn a_program_that_turns_on_its_parent_or_leaves_a_daemon_is_caught_and_cleaned_u
         "the main process was killed by SIGKILL"
     );
 
-    // Tells its supervisor to stop: not taken for the grader's Ctrl-C,
-    // and every run is judged. (A supervisor that takes the signal stops
-    // the run, and is replaced; one that ignores signals from the programs
-    // it runs lets the program go on: its children then signal *their*
-    // parent, the main process, the same way.)
+    // Tells its parent to stop: the main process's own parent is the
+    // supervisor (refused, and named); a child's is the main process,
+    // which the signal ends. Not taken for an interrupt of the grader.
     let signaller = exercise(&report, "reentrant-lock");
     let why = seen(signaller, "no-panic");
     assert!(
-        why.starts_with("it signalled its parent, the grader's run supervisor, to stop")
-            || why == "the main process was killed by SIGTERM",
+        why == "the main process was killed by SIGTERM"
+            || why.starts_with("it made a system call the sandbox refuses (kill"),
         "{why}"
     );
     assert_eq!(signaller["runs"], 3);
@@ -350,8 +200,8 @@ fn a_program_that_turns_on_its_parent_or_leaves_a_daemon_is_caught_and_cleaned_u
 fn a_build_that_passes_its_limits_fails_its_exercise() {
     let w = Watched::new("build");
     let report = w.grade(
-        "faults/build",
-        &["1", "2", "--runs", "1", "--build-timeout", "10"],
+        &fixture("faults/build"),
+        &[UNCHECKED, "1", "2", "--runs", "1", "--build-timeout", "10"],
     );
     let spinning = exercise(&report, "sequential-bank");
     assert_eq!(spinning["status"], "build-failed");
@@ -378,9 +228,11 @@ fn ctrl_c_stops_everything_and_reports_the_runs_so_far() {
     cmd.current_dir(common::course_root())
         .env("NO_COLOR", "1")
         .env_remove("MULTIPROC_SCHED")
-        .env(MARK, &w.mark)
+        .env(common::MARK, &w.mark)
         .env("TMPDIR", w.tmp.path())
-        .args(["1", "--runs", "400", "--jobs", "2", "--seed", SEED])
+        .args([
+            UNCHECKED, "1", "--runs", "400", "--jobs", "2", "--seed", SEED,
+        ])
         .args(["--format", "json", "--workspace"])
         .arg(fixture("faults/slow"))
         .stdout(Stdio::piped())
@@ -388,19 +240,26 @@ fn ctrl_c_stops_everything_and_reports_the_runs_so_far() {
     let child = cmd.spawn().unwrap();
     let pid = child.id();
 
-    // Wait until a few runs have been made (each has a directory of its
-    // own in the session's temporary directory while it runs).
+    // Wait until runs are being made (a run's processes carry the mark and
+    // the exercise's name), then a little longer.
     let started = Instant::now();
-    while !run_started(w.tmp.path(), 6) {
+    let entry = format!("{}={}", common::MARK, w.mark);
+    while !common::marked(&entry)
+        .iter()
+        .any(|p| p.contains("(sequential-bank)") || p.contains("(sequential-ban"))
+    {
         assert!(started.elapsed() < BOUND, "no run started");
         std::thread::sleep(Duration::from_millis(20));
     }
+    std::thread::sleep(Duration::from_millis(800));
+    // From its parent (this test): only the terminal and the parent may
+    // interrupt a grader.
     let interrupted_at = Instant::now();
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         interrupted_at.elapsed() < Duration::from_secs(20),
@@ -419,7 +278,7 @@ fn ctrl_c_stops_everything_and_reports_the_runs_so_far() {
     let bank = exercise(&report, "sequential-bank");
     assert_eq!(bank["status"], "interrupted");
     let runs = bank["runs"].as_u64().unwrap();
-    assert!((4..400).contains(&runs), "{runs} runs");
+    assert!((1..400).contains(&runs), "{runs} runs");
     assert_eq!(
         headline(bank),
         format!("interrupted after {runs} of 400 runs; every invariant held so far")
@@ -430,15 +289,4 @@ fn ctrl_c_stops_everything_and_reports_the_runs_so_far() {
         assert_eq!(inv["status"], "passed", "{}", inv["id"]);
     }
     w.assert_clean();
-}
-
-/// Whether run `index` of the session under `tmp` has started.
-fn run_started(tmp: &Path, index: usize) -> bool {
-    listing(tmp).iter().any(|session| {
-        let runs = tmp.join(session).join("runs");
-        listing(&runs)
-            .iter()
-            .filter_map(|r| r.rsplit('-').next()?.parse::<usize>().ok())
-            .any(|i| i >= index)
-    })
 }

@@ -137,7 +137,7 @@ fn every_run_fails(ex: &Value) {
 fn ex1_off_by_one_fails_the_balance_after_deposit() {
     let report = grade("01-off-by-one", &[]);
     let ex = the_exercise(&report);
-    broken_every_run(ex, "after-deposit", "1095");
+    broken_every_run(ex, "after-deposit", "");
     // Withdrawing one step short too brings the balance back to 600: the
     // balance after the deposit is what shows the bug.
     passed(ex, "after-withdraw");
@@ -169,8 +169,8 @@ fn ex2_atomic_looking_never_shows_the_lost_update() {
     }
     assert_eq!(
         ex["distributions"][0]["values"],
-        serde_json::json!([["600", RUNS]]),
-        "every final balance is 600"
+        serde_json::json!([["0", RUNS]]),
+        "every final balance is its start"
     );
 }
 
@@ -196,7 +196,7 @@ fn ex3_lock_released_between_load_and_store_fails_update_inside_lock() {
         "update-inside-lock",
         "released the lock between its load",
     );
-    broken_every_run(ex, "acquisitions", "400");
+    broken_every_run(ex, "acquisitions", "");
     broken_some_run(ex, "final-equals-start", "");
     passed(ex, "exclusive");
 }
@@ -291,9 +291,10 @@ fn ex5_no_owner_check_lets_the_intruder_release() {
     let ex = the_exercise(&report);
     every_run_fails(ex);
     // The intruder's release went through: the probe names the bug in
-    // every run, and the parent's own releases then come up short.
+    // every run, and the parent's own releases then come up short (its
+    // depth runs below zero: an overflow, at the student's line).
     broken_every_run(ex, "probe-not-owner", "");
-    broken_some_run(ex, "no-panic", "MainProcess could not release the lock");
+    broken_some_run(ex, "no-panic", "attempt to subtract with overflow");
 }
 
 #[test]

@@ -21,7 +21,11 @@
 //!
 //! Nothing one submission does stops the batch: its failures are its
 //! verdicts, and should grading it fail in the grader itself, its row says
-//! so and the batch goes on.
+//! so and the batch goes on. Nothing a submission runs can reach another
+//! student's files or runs, or the output: every job grades in boxes of
+//! its own (see `run::sandbox`), and the results are kept in memory and
+//! written at the end, each file whole (written beside, then renamed),
+//! the class table last, once nothing of any submission is running.
 
 use std::fs;
 use std::io;
@@ -31,7 +35,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::build::compile;
 use crate::build::stage::{self, DEFAULT_STAGE};
 use crate::catalog::{Exercise, Source};
 use crate::course::Course;
@@ -136,10 +139,7 @@ fn prepare_slots(course: &Course, slots: usize) -> Result<(), String> {
         stage::seed(course, &first, &[DEFAULT_STAGE]).map_err(|e| e.to_string())?;
     }
     if !stage::is_built(course, &first) {
-        let manifest = stage::pristine(course, &first).map_err(|e| e.to_string())?;
-        let target = manifest.with_file_name("target");
-        compile::warm_up(&manifest, Some(&target))
-            .map_err(|e| format!("the course's own crates did not build: {}", e.headline))?;
+        grade::warm(course, &first)?;
     }
     for k in 2..=slots {
         stage::seed(course, &slot_name(k), &[&first, DEFAULT_STAGE]).map_err(|e| e.to_string())?;
@@ -158,8 +158,9 @@ pub fn run(course: &Course, opts: &Options, mut each: impl FnMut(&Row)) -> io::R
         eprintln!("grader: warning: the staged copies could not be prepared ({e}); each job builds its own");
     }
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(usize, Row)>();
+    let (tx, rx) = mpsc::channel::<(usize, (Row, Vec<(PathBuf, String)>))>();
     let mut rows: Vec<Option<Row>> = vec![None; students.len()];
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
     std::thread::scope(|scope| {
         for k in 1..=slots {
             let tx = tx.clone();
@@ -179,9 +180,10 @@ pub fn run(course: &Course, opts: &Options, mut each: impl FnMut(&Row)) -> io::R
             });
         }
         drop(tx);
-        for (i, row) in rx {
+        for (i, (row, written)) in rx {
             each(&row);
             rows[i] = Some(row);
+            files.extend(written);
         }
     });
     let mut graded = Vec::new();
@@ -198,16 +200,46 @@ pub fn run(course: &Course, opts: &Options, mut each: impl FnMut(&Row)) -> io::R
         interrupted: interrupt::interrupted(),
         elapsed: started.elapsed(),
     };
-    fs::write(
-        opts.output.join(CLASS_TABLE),
-        class_table(&opts.exercises, &outcome),
+    for (path, text) in &files {
+        write_whole(path, text)?;
+    }
+    write_whole(
+        &opts.output.join(CLASS_TABLE),
+        &class_table(&opts.exercises, &outcome),
     )?;
     Ok(outcome)
 }
 
-/// Grades one submission in the staged copy `slot`, writes its results,
-/// and returns its row; never panics.
-fn grade_one(course: &Course, opts: &Options, slot: &str, name: &str, path: &Path) -> Row {
+/// Writes a file whole: beside it first, then renamed over it, so that a
+/// reader never sees half of it.
+pub fn write_whole(path: &Path, text: &str) -> io::Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let partial = path.with_extension(format!("partial-{}", std::process::id()));
+    fs::write(&partial, text)?;
+    fs::rename(&partial, path)
+}
+
+/// Checks that results can be written to `dir` (made if missing), before
+/// any grading: a typo must not cost a whole class's grading.
+pub fn check_output(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let probe = dir.join(format!(".grader-probe-{}", std::process::id()));
+    fs::write(&probe, "")?;
+    fs::remove_file(&probe)
+}
+
+/// Grades one submission in the staged copy `slot`; returns its row and
+/// its files (results.json and report.txt), to be written at the end;
+/// never panics.
+fn grade_one(
+    course: &Course,
+    opts: &Options,
+    slot: &str,
+    name: &str,
+    path: &Path,
+) -> (Row, Vec<(PathBuf, String)>) {
     let grade_opts = grade::Options {
         source: Source::Workspace(path.to_path_buf()),
         exercises: opts.exercises.clone(),
@@ -221,25 +253,22 @@ fn grade_one(course: &Course, opts: &Options, slot: &str, name: &str, path: &Pat
         progress: false,
         build_timeout: opts.build_timeout,
         stage: slot.to_string(),
+        boundary: true,
+        sandbox: true,
     };
     let graded = panic::catch_unwind(AssertUnwindSafe(|| grade::grade(course, &grade_opts)));
     let dir = opts.output.join(name);
-    let _ = fs::create_dir_all(&dir);
     match graded {
         Ok(session) => {
-            let mut row = row_of(name, &opts.exercises, &session);
-            let written = fs::write(dir.join("results.json"), gradescope::render(&session))
-                .and_then(|_| {
-                    fs::write(
-                        dir.join("report.txt"),
-                        human::render(&session, Paint::new(false)),
-                    )
-                });
-            if let Err(e) = written {
-                row.grader_failed = true;
-                row.notes = join_notes(&row.notes, &format!("results not written: {e}"));
-            }
-            row
+            let row = row_of(name, &opts.exercises, &session);
+            let files = vec![
+                (dir.join("results.json"), gradescope::render(&session)),
+                (
+                    dir.join("report.txt"),
+                    human::render(&session, Paint::new(false)),
+                ),
+            ];
+            (row, files)
         }
         Err(panic) => {
             let why = panic
@@ -253,15 +282,18 @@ fn grade_one(course: &Course, opts: &Options, slot: &str, name: &str, path: &Pat
                 "output": format!("{note}. Please tell your instructor."),
                 "tests": [],
             });
-            let _ = fs::write(dir.join("results.json"), format!("{results:#}\n"));
-            Row {
+            let row = Row {
                 student: name.to_string(),
                 scores: vec![None; opts.exercises.len()],
                 total: 0.0,
                 passed: 0,
                 notes: note,
                 grader_failed: true,
-            }
+            };
+            (
+                row,
+                vec![(dir.join("results.json"), format!("{results:#}\n"))],
+            )
         }
     }
 }
@@ -270,7 +302,7 @@ fn grade_one(course: &Course, opts: &Options, slot: &str, name: &str, path: &Pat
 pub fn row_of(name: &str, exercises: &[&'static Exercise], s: &Session) -> Row {
     let mut notes = Vec::new();
     if s.interrupted {
-        notes.push("interrupted: scores of the runs that finished".to_string());
+        notes.push("interrupted: an exercise cut short scores 0".to_string());
     }
     notes.extend(s.errors.iter().cloned());
     let scores: Vec<Option<f64>> = exercises
@@ -281,8 +313,9 @@ pub fn row_of(name: &str, exercises: &[&'static Exercise], s: &Session) -> Row {
                 let what = r.headline.as_deref().unwrap_or("failed");
                 notes.push(format!("{:02} {}", r.number, shorten(what, 140)));
             }
-            // An exercise whose runs were cut short has no score yet.
-            (r.status != ExerciseStatus::Interrupted).then(|| gradescope::exercise_score(r))
+            // An exercise whose runs were cut short scores 0 (see
+            // `gradescope::exercise_score`).
+            Some(gradescope::exercise_score(r))
         })
         .collect();
     let notes: Vec<String> = {
@@ -301,14 +334,6 @@ pub fn row_of(name: &str, exercises: &[&'static Exercise], s: &Session) -> Row {
         passed: s.passed_count(),
         notes: notes.join(" | "),
         grader_failed: false,
-    }
-}
-
-fn join_notes(a: &str, b: &str) -> String {
-    if a.is_empty() {
-        b.to_string()
-    } else {
-        format!("{a} | {b}")
     }
 }
 

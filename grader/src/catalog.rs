@@ -10,7 +10,9 @@ use crate::judge::invariants::{
     common, locked_bank, queue_drain, reentrant_lock, sequential_bank, unlocked_race, Distribution,
     Invariant,
 };
+use crate::judge::params;
 use crate::mode::ModeKind;
+use course_report::Params;
 
 /// One exercise of the course.
 #[derive(Debug)]
@@ -36,6 +38,8 @@ pub struct Exercise {
     /// Whether its program runs more than one process, so that pauses
     /// shape the interleaving.
     pub concurrent: bool,
+    /// The parameters of a run with this seed.
+    pub params: fn(u64) -> Params,
 }
 
 /// The exercises, in order.
@@ -49,6 +53,7 @@ pub const EXERCISES: &[Exercise] = &[
         own: sequential_bank::INVARIANTS,
         distributions: &[],
         concurrent: false,
+        params: params::bank,
     },
     Exercise {
         number: 2,
@@ -59,6 +64,7 @@ pub const EXERCISES: &[Exercise] = &[
         own: unlocked_race::INVARIANTS,
         distributions: unlocked_race::DISTRIBUTIONS,
         concurrent: true,
+        params: params::bank,
     },
     Exercise {
         number: 3,
@@ -69,6 +75,7 @@ pub const EXERCISES: &[Exercise] = &[
         own: locked_bank::INVARIANTS,
         distributions: &[],
         concurrent: true,
+        params: params::bank,
     },
     Exercise {
         number: 4,
@@ -79,6 +86,7 @@ pub const EXERCISES: &[Exercise] = &[
         own: queue_drain::INVARIANTS,
         distributions: &[],
         concurrent: true,
+        params: params::queue,
     },
     Exercise {
         number: 5,
@@ -89,6 +97,7 @@ pub const EXERCISES: &[Exercise] = &[
         own: reentrant_lock::INVARIANTS,
         distributions: &[],
         concurrent: true,
+        params: params::reentrant,
     },
 ];
 

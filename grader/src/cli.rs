@@ -102,6 +102,14 @@ pub struct RunArgs {
     /// its exercise, saying which.
     #[arg(long, value_name = "SECS", default_value_t = 300.0, value_parser = positive_seconds)]
     pub build_timeout: f64,
+    /// Grade without the language boundary (no check of the student's
+    /// file, `unsafe` allowed): the course's tests switch it off to show
+    /// that the other layers hold alone. Never for grading.
+    #[arg(long, hide = true)]
+    pub no_language_boundary: bool,
+    /// Grade without the OS sandbox, for the same tests. Never for grading.
+    #[arg(long, hide = true)]
+    pub no_sandbox: bool,
 }
 
 /// The grading options.

@@ -10,8 +10,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::build::compile::{self, BuildError};
-use crate::build::stage::{self, Staged};
+use crate::build::compile::{BuildError, Builder};
+use crate::build::stage::{self, Staged, Submission, STUDENT_FILE};
+use crate::build::{binary, boundary};
 use crate::catalog::{Exercise, Source};
 use crate::course::Course;
 use crate::judge::invariants::Invariant;
@@ -51,6 +52,11 @@ pub struct Options {
     pub build_timeout: Duration,
     /// The staged copy a submission is built in (see [`stage`]).
     pub stage: String,
+    /// Whether the language boundary is enforced (always, but in tests
+    /// that show what the other layers do alone).
+    pub boundary: bool,
+    /// Whether builds and runs are boxed (always, but in such tests).
+    pub sandbox: bool,
 }
 
 impl Options {
@@ -114,55 +120,73 @@ enum Prepared {
     },
 }
 
-/// Where builds happen: the course itself, or a staged copy.
+/// What is graded, as a submission to stage.
+pub fn submission(course: &Course, source: &Source) -> Submission {
+    match source {
+        Source::Exercises => Submission::Checkout(course.root.clone()),
+        Source::Solutions => Submission::Solutions,
+        Source::Workspace(p) => Submission::Checkout(p.clone()),
+    }
+}
+
+/// The uid the builds of a staged copy run as: one per copy, so that a
+/// copy's build output keeps its owner from one session to the next.
+fn build_uid(stage: &str) -> u32 {
+    let hash = stage
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+    61_000 + hash % 1000
+}
+
+/// Where builds happen: a staged copy of the course holding what is
+/// graded, built in a box of its own.
 pub struct Workbench {
-    manifest: PathBuf,
-    target_dir: Option<PathBuf>,
-    staged: Option<Staged>,
+    staged: Result<Staged, String>,
+    builder: Option<Builder>,
     build_timeout: Duration,
+    /// Whether the language boundary is checked (always, but in tests of
+    /// the other layers).
+    boundary: bool,
     /// The build of the course's shared crates, once done: why it failed,
     /// if it did.
     warmed: OnceCell<Option<BuildError>>,
-    /// Why the submission could not be staged, if it could not.
-    pub error: Option<String>,
 }
 
 impl Workbench {
-    /// Sets up building for `source`; a submission is staged first, into
-    /// the copy named `stage_name`.
+    /// Stages what `source` names into the copy named `stage_name`.
     pub fn new(
         course: &Course,
         source: &Source,
         exercises: &[&'static Exercise],
         stage_name: &str,
         build_timeout: Duration,
+        boundary: bool,
+        sandbox: bool,
     ) -> Workbench {
-        let manifest = course.root.join("Cargo.toml");
-        let bench = |manifest, target_dir, staged, error| Workbench {
-            manifest,
-            target_dir,
+        let staged = stage::stage(course, stage_name, &submission(course, source), exercises)
+            .map_err(|e| format!("cannot stage the submission: {e}"));
+        let builder = staged.as_ref().ok().map(|s| {
+            let mut b = Builder::new(
+                &s.root.join("Cargo.toml"),
+                &s.target_dir,
+                build_uid(stage_name),
+            );
+            b.bare = !sandbox;
+            b.cap_lints = !boundary;
+            b
+        });
+        Workbench {
             staged,
+            builder,
             build_timeout,
+            boundary,
             warmed: OnceCell::new(),
-            error,
-        };
-        match source {
-            Source::Workspace(path) => match stage::stage(course, stage_name, path, exercises) {
-                Ok(staged) => bench(
-                    staged.root.join("Cargo.toml"),
-                    Some(staged.target_dir.clone()),
-                    Some(staged),
-                    None,
-                ),
-                Err(e) => bench(
-                    manifest,
-                    None,
-                    None,
-                    Some(format!("cannot stage the submission: {e}")),
-                ),
-            },
-            _ => bench(manifest, None, None, None),
         }
+    }
+
+    /// Why the submission could not be staged, if it could not.
+    pub fn error(&self) -> Option<String> {
+        self.staged.as_ref().err().cloned()
     }
 
     /// Files of the submission that were not used.
@@ -173,28 +197,61 @@ impl Workbench {
             .unwrap_or_default()
     }
 
-    /// Builds one exercise and copies its program into `bin`, so that a
-    /// later build by anyone cannot change it under the running session.
-    fn prepare(&self, e: &Exercise, source: &Source, bin: &Path) -> Prepared {
-        if let Some(err) = &self.error {
-            return Prepared::Failed {
-                status: ExerciseStatus::Missing,
-                headline: err.clone(),
-                build: None,
-            };
+    /// Notes on the submission (where its files were found).
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = self
+            .staged
+            .as_ref()
+            .map(|s| s.notes.clone())
+            .unwrap_or_default();
+        if let Some(b) = &self.builder {
+            notes.extend(b.warnings.iter().map(|w| format!("build sandbox: {w}")));
         }
-        if let Some(staged) = &self.staged {
-            if let Some((_, Err(why))) = staged.taken.iter().find(|(slug, _)| *slug == e.slug) {
+        notes
+    }
+
+    /// Checks, builds one exercise and copies its program into `bin`, so
+    /// that a later build by anyone cannot change it under the running
+    /// session.
+    fn prepare(&mut self, e: &Exercise, bin: &Path) -> Prepared {
+        let staged = match &self.staged {
+            Ok(s) => s,
+            Err(err) => {
+                return Prepared::Failed {
+                    status: ExerciseStatus::Missing,
+                    headline: err.clone(),
+                    build: None,
+                }
+            }
+        };
+        let shown = match staged.taken.iter().find(|(slug, _)| *slug == e.slug) {
+            Some((_, Ok(shown))) => shown.clone(),
+            Some((_, Err(why))) => {
                 return Prepared::Failed {
                     status: ExerciseStatus::Missing,
                     headline: why.clone(),
                     build: None,
+                }
+            }
+            None => String::new(),
+        };
+        if self.boundary {
+            let file = staged.root.join("exercises").join(e.dir).join(STUDENT_FILE);
+            if let Some(refusal) = boundary::refuse(&file, &shown) {
+                return Prepared::Failed {
+                    status: ExerciseStatus::Refused,
+                    headline: refusal.headline.clone(),
+                    build: Some(BuildResult {
+                        ok: false,
+                        elapsed_ms: 0.0,
+                        error: Some(refusal.headline.clone()),
+                        details: Some(refusal.details),
+                    }),
                 };
             }
         }
-        let warm = self
-            .warmed
-            .get_or_init(|| compile::warm_up(&self.manifest, self.target_dir.as_deref()).err());
+        let builder = self.builder.as_mut().expect("staged, so a builder");
+        let warm = self.warmed.get_or_init(|| builder.warm_up().err());
         if let Some(err) = warm {
             let (status, headline) = if err.interrupted {
                 (ExerciseStatus::Interrupted, err.headline.clone())
@@ -215,13 +272,7 @@ impl Workbench {
                 }),
             };
         }
-        let package = e.package(source);
-        match compile::build(
-            &self.manifest,
-            self.target_dir.as_deref(),
-            &package,
-            self.build_timeout,
-        ) {
+        match builder.build(e.slug, self.build_timeout) {
             Ok(built) => {
                 let build = BuildResult {
                     ok: true,
@@ -229,7 +280,26 @@ impl Workbench {
                     error: None,
                     details: None,
                 };
-                match private_copy(&built.executable, bin, &package) {
+                // Always, even with the source check off: it looks at what
+                // the compiler made, whatever the source did.
+                {
+                    let ctors = match &built.library {
+                        Some(rlib) => binary::constructors(rlib),
+                        None => Some("refused after the build: the compiled library could not be found to check".into()),
+                    };
+                    if let Some(why) = ctors {
+                        return Prepared::Failed {
+                            status: ExerciseStatus::Refused,
+                            headline: why.clone(),
+                            build: Some(BuildResult {
+                                ok: false,
+                                error: Some(why),
+                                ..build
+                            }),
+                        };
+                    }
+                }
+                match private_copy(&built.executable, bin, e.slug) {
                     Ok(program) => Prepared::Ready { program, build },
                     Err(err) => Prepared::Failed {
                         status: ExerciseStatus::BuildFailed,
@@ -260,22 +330,18 @@ impl Workbench {
     }
 
     /// Every program is built and copied out: the staged copy may be
-    /// reused by others.
+    /// reused by others, and the build's box ends.
     pub fn done_building(&mut self) {
-        if let Some(s) = &mut self.staged {
+        if let Ok(s) = &mut self.staged {
             s.unlock();
         }
+        self.builder = None;
     }
 
     /// Builds one exercise for a single run: its program, or why not
     /// (with the compiler's message).
-    pub fn prepare_one(
-        &self,
-        e: &Exercise,
-        source: &Source,
-        bin: &Path,
-    ) -> Result<PathBuf, String> {
-        match self.prepare(e, source, bin) {
+    pub fn prepare_one(&mut self, e: &Exercise, bin: &Path) -> Result<PathBuf, String> {
+        match self.prepare(e, bin) {
             Prepared::Ready { program, .. } => Ok(program),
             Prepared::Failed {
                 headline, build, ..
@@ -287,13 +353,31 @@ impl Workbench {
     }
 }
 
-fn private_copy(exe: &Path, bin: &Path, package: &str) -> std::io::Result<PathBuf> {
+/// Builds the course's shared crates in the staged copy `stage_name`
+/// (a pristine one: no submission is staged), so that later builds there
+/// are incremental.
+pub fn warm(course: &Course, stage_name: &str) -> Result<(), String> {
+    let staged = stage::stage(
+        course,
+        stage_name,
+        &Submission::Checkout(course.root.clone()),
+        &[],
+    )
+    .map_err(|e| format!("cannot stage the course: {e}"))?;
+    Builder::new(
+        &staged.root.join("Cargo.toml"),
+        &staged.target_dir,
+        build_uid(stage_name),
+    )
+    .warm_up()
+    .map_err(|e| format!("the course's own crates did not build: {}", e.headline))
+}
+
+fn private_copy(exe: &Path, bin: &Path, name: &str) -> std::io::Result<PathBuf> {
     fs::create_dir_all(bin)?;
-    let to = bin.join(package);
+    let to = bin.join(name);
     let _ = fs::remove_file(&to);
-    if fs::hard_link(exe, &to).is_err() {
-        fs::copy(exe, &to)?;
-    }
+    fs::copy(exe, &to)?;
     Ok(to)
 }
 
@@ -310,7 +394,7 @@ struct InFlight {
 pub fn grade(course: &Course, opts: &Options) -> Session {
     let started = Instant::now();
     let mut errors = Vec::new();
-    let tmp = match tempfile::Builder::new().prefix("grader-").tempdir() {
+    let tmp = match sweep::temp_dir() {
         Ok(t) => t,
         Err(e) => {
             errors.push(format!("cannot make a temporary directory: {e}"));
@@ -324,11 +408,11 @@ pub fn grade(course: &Course, opts: &Options) -> Session {
         &opts.exercises,
         &opts.stage,
         opts.build_timeout,
+        opts.boundary,
+        opts.sandbox,
     );
-    errors.extend(bench.error.clone());
+    errors.extend(bench.error());
     let bin = tmp.path().join("bin");
-    let runs_dir = tmp.path().join("runs");
-    let _ = fs::create_dir_all(&runs_dir);
 
     let flights: Vec<InFlight> = opts
         .exercises
@@ -341,11 +425,12 @@ pub fn grade(course: &Course, opts: &Options) -> Session {
                 title: e.lesson_title(&course.root),
                 package: e.package(&opts.source),
                 invariants,
-                prepared: bench.prepare(e, &opts.source, &bin),
+                prepared: bench.prepare(e, &bin),
             }
         })
         .collect();
 
+    let notes = bench.notes();
     bench.done_building();
 
     // Every run of every exercise that built, in one pool.
@@ -355,7 +440,7 @@ pub fn grade(course: &Course, opts: &Options) -> Session {
             Prepared::Ready { program, .. } => Some(Plan {
                 exercise: f.exercise.slug.to_string(),
                 program: program.clone(),
-                args: Vec::new(),
+                demo: None,
                 mode: opts.mode_for(f.exercise),
                 sched_override: None,
                 base_seed: opts.seed,
@@ -363,6 +448,8 @@ pub fn grade(course: &Course, opts: &Options) -> Session {
                     .exercise
                     .time_scale(opts.mode_for(f.exercise), opts.time_scale),
                 timeout: opts.timeout,
+                params: f.exercise.params,
+                bare: !opts.sandbox,
             }),
             Prepared::Failed { .. } => None,
         })
@@ -392,15 +479,14 @@ pub fn grade(course: &Course, opts: &Options) -> Session {
             let (i, r) = jobs[k];
             let plan = plans[i].as_ref().expect("only planned exercises are run");
             let t = Instant::now();
-            let ran = runner::run_supervised(plan, r, &runs_dir);
+            let run = runner::run_once(plan, r);
             // A run stopped by Ctrl-C is no observation of the program.
-            let verdict = (!ran.run.interrupted).then(|| {
-                let mut v =
-                    verdict::judge_run(flights[i].exercise, &flights[i].invariants, &ran.run);
+            let verdict = (!run.interrupted).then(|| {
+                let mut v = verdict::judge_run(flights[i].exercise, &flights[i].invariants, &run);
                 v.times.wall_ms = t.elapsed().as_secs_f64() * 1000.0;
                 v
             });
-            ((i, verdict), ran.retire)
+            (i, verdict)
         },
         |(i, verdict)| {
             progress.step();
@@ -413,9 +499,6 @@ pub fn grade(course: &Course, opts: &Options) -> Session {
     );
     progress.finish();
     let interrupted = interrupt::interrupted();
-    // A supervisor killed by a program leaves its cgroup; the grader
-    // removes it (see `runner`).
-    sweep::stale_cgroups();
 
     let ignored = bench.ignored();
     let results = flights
@@ -427,14 +510,15 @@ pub fn grade(course: &Course, opts: &Options) -> Session {
     let mut s = session(opts, results, ignored, errors, started);
     s.interrupted = interrupted;
     s.passed = s.passed && !interrupted;
-    let mut notes: Vec<String> = s
+    let mut warnings: Vec<String> = s
         .exercises
         .iter()
         .flat_map(|e| e.run_warnings.clone())
+        .chain(notes)
         .collect();
-    notes.sort();
-    notes.dedup();
-    s.warnings = notes;
+    warnings.sort();
+    warnings.dedup();
+    s.warnings = warnings;
     s.passed = s.passed && s.unknown.is_empty();
     s
 }

@@ -44,7 +44,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     run::interrupt::install();
-    run::sweep::become_subreaper();
+    run::sweep::sweep();
     let course = match Course::locate() {
         Ok(c) => c,
         Err(e) => return usage_error(&e),
@@ -71,6 +71,9 @@ fn main() -> ExitCode {
                 time_scale: args.run.time_scale,
                 build_timeout: Duration::from_secs_f64(args.run.build_timeout),
                 full: args.full,
+                stage: stage_name(&args.source, &args.run),
+                boundary: !args.run.no_language_boundary,
+                sandbox: !args.run.no_sandbox,
             };
             let (text, held) =
                 replay::replay(&course, &req, Paint::new(report::term::stdout_color()));
@@ -102,6 +105,12 @@ fn batch_command(course: &Course, args: cli::BatchArgs) -> ExitCode {
         time_scale: args.run.time_scale,
         build_timeout: Duration::from_secs_f64(args.run.build_timeout),
     };
+    if let Err(e) = batch::check_output(&opts.output) {
+        return usage_error(&format!(
+            "--output {}: cannot write there ({e})",
+            opts.output.display()
+        ));
+    }
     let students = match batch::students(&opts.class, &opts.output) {
         Ok(s) if s.is_empty() => {
             return usage_error(&format!(
@@ -198,6 +207,18 @@ fn grade_command(course: &Course, args: cli::GradeArgs) -> ExitCode {
     if let Some(msg) = missing_workspace(&args.source) {
         return usage_error(&msg);
     }
+    if let Some(path) = &args.output {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if let Err(e) = batch::check_output(dir) {
+            return usage_error(&format!(
+                "--output {}: cannot write there ({e})",
+                path.display()
+            ));
+        }
+    }
     let (exercises, unknown) = select(&args.exercises);
     if !unknown.is_empty() {
         eprintln!("grader: {}", unknown_message(&unknown));
@@ -217,14 +238,16 @@ fn grade_command(course: &Course, args: cli::GradeArgs) -> ExitCode {
         time_scale: args.run.time_scale,
         progress: report::term::progress_wanted() && args.format == Format::Human,
         build_timeout: Duration::from_secs_f64(args.run.build_timeout),
-        stage: build::stage::DEFAULT_STAGE.to_string(),
+        stage: stage_name(&args.source, &args.run),
+        boundary: !args.run.no_language_boundary,
+        sandbox: !args.run.no_sandbox,
     };
     let session = grade::grade(course, &opts);
     let to_terminal = args.output.is_none() && report::term::stdout_color();
     let text = report::render(&session, args.format, Paint::new(to_terminal));
     match &args.output {
         Some(path) => {
-            if let Err(e) = std::fs::write(path, &text) {
+            if let Err(e) = batch::write_whole(path, &text) {
                 eprintln!("grader: cannot write the report to {}: {e}", path.display());
                 return ExitCode::from(EXIT_USAGE);
             }
@@ -249,6 +272,21 @@ fn grade_command(course: &Course, args: cli::GradeArgs) -> ExitCode {
         (true, true) => EXIT_PASSED,
         (true, false) => EXIT_FAILED,
     })
+}
+
+/// The staged copy a session builds in: one per kind of source, so that
+/// switching between them does not rebuild everything.
+fn stage_name(source: &cli::SourceArgs, run: &cli::RunArgs) -> String {
+    let base = if source.solutions {
+        "stage-solutions"
+    } else {
+        build::stage::DEFAULT_STAGE
+    };
+    match (run.no_language_boundary, run.no_sandbox) {
+        (false, false) => base.to_string(),
+        (true, _) => format!("{base}-unchecked"),
+        (false, true) => format!("{base}-unboxed"),
+    }
 }
 
 fn unknown_message(names: &[String]) -> String {

@@ -42,6 +42,12 @@ pub struct Request {
     pub build_timeout: Duration,
     /// Whether to print the whole trace.
     pub full: bool,
+    /// The staged copy to build in.
+    pub stage: String,
+    /// Whether the language boundary is enforced.
+    pub boundary: bool,
+    /// Whether builds and runs are boxed.
+    pub sandbox: bool,
 }
 
 /// Replays the run; returns the text to print and whether every invariant
@@ -53,14 +59,16 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
         course,
         &req.source,
         &[e],
-        crate::build::stage::DEFAULT_STAGE,
+        &req.stage,
         req.build_timeout,
+        req.boundary,
+        req.sandbox,
     );
-    let tmp = match tempfile::Builder::new().prefix("grader-replay-").tempdir() {
+    let tmp = match crate::run::sweep::temp_dir() {
         Ok(t) => t,
         Err(err) => return (format!("cannot make a temporary directory: {err}\n"), false),
     };
-    let program = match bench.prepare_one(e, &req.source, &tmp.path().join("bin")) {
+    let program = match bench.prepare_one(e, &tmp.path().join("bin")) {
         Ok(p) => p,
         Err(why) => return (format!("{}: {why}\n", e.slug), false),
     };
@@ -70,14 +78,16 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
     let plan = Plan {
         exercise: e.slug.to_string(),
         program,
-        args: Vec::new(),
+        demo: None,
         mode,
         sched_override: req.schedule.as_ref().map(|s| format!("replay:{s}")),
         base_seed: seed,
         time_scale: e.time_scale(mode, req.time_scale),
         timeout: req.timeout,
+        params: e.params,
+        bare: !req.sandbox,
     };
-    let sched = plan.sched(0);
+    let sched = plan.config(0).sched;
     let how = match (&req.schedule, req.seed) {
         (Some(_), Some(seed)) => format!("a schedule, scenario seed {seed}"),
         (Some(_), None) => "a schedule".to_string(),
@@ -99,7 +109,8 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
             ))
         );
     }
-    let run = runner::run_once(&plan, 0, tmp.path());
+    let run = runner::run_once(&plan, 0);
+    runner::close_slot();
     let _ = writeln!(
         out,
         "Ended: {} after {:.0} ms ({} CPUs)\n",

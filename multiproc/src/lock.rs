@@ -92,6 +92,10 @@ unsafe impl Sync for LockCell {}
 pub struct Lock {
     cell: Shared<LockCell>,
     id: ObjectId,
+    /// Whether its operations go into the trace: not for the locks the
+    /// runtime keeps inside other objects (a value's own lock, a queue's
+    /// read lock), whose operations are the runtime's, not the program's.
+    traced: bool,
 }
 
 impl Lock {
@@ -102,6 +106,16 @@ impl Lock {
 
     /// Creates a free lock with a label that names it in traces.
     pub fn with_label(label: &str) -> io::Result<Lock> {
+        Lock::make(label, true)
+    }
+
+    /// A lock the runtime keeps inside another object: scheduled like any
+    /// lock, but not traced.
+    pub(crate) fn internal(label: &str) -> io::Result<Lock> {
+        Lock::make(label, false)
+    }
+
+    fn make(label: &str, traced: bool) -> io::Result<Lock> {
         // SAFETY: all-zero bytes are a valid `pthread_mutex_t` on glibc and
         // a valid `AtomicI32`; the mutex is initialised below before use.
         let cell = unsafe { Shared::<LockCell>::zeroed() }?;
@@ -132,7 +146,7 @@ impl Lock {
             set?;
         }
         let id = trace::register(ObjectKind::Lock, label);
-        Ok(Lock { cell, id })
+        Ok(Lock { cell, id, traced })
     }
 
     /// The id that names this lock in traces.
@@ -222,7 +236,9 @@ impl Lock {
                 holder: (holder != 0).then_some(holder),
             });
         }
-        trace::record(EventKind::Release, self.id, 0);
+        if self.traced {
+            trace::record(EventKind::Release, self.id, 0);
+        }
         self.cell.holder.store(0, Relaxed);
         // SAFETY: we hold the mutex (checked above).
         let rc = unsafe { libc::pthread_mutex_unlock(self.mutex()) };
@@ -266,7 +282,9 @@ impl Lock {
             return self.not_taken(rc);
         }
         self.cell.holder.store(current_pid(), Relaxed);
-        trace::record(EventKind::Acquire, self.id, 1);
+        if self.traced {
+            trace::record(EventKind::Acquire, self.id, 1);
+        }
         Ok(true)
     }
 
@@ -278,7 +296,9 @@ impl Lock {
                 // The kernel handed us the mutex of a dead holder. Mark it
                 // consistent (usable again), then free it and say so.
                 let dead = self.cell.holder.swap(0, Relaxed);
-                trace::record(EventKind::HolderDied, self.id, dead as i64);
+                if self.traced {
+                    trace::record(EventKind::HolderDied, self.id, dead as i64);
+                }
                 // SAFETY: we own the mutex; consistent+unlock is the
                 // documented recovery sequence for a robust mutex.
                 unsafe {

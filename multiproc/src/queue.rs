@@ -45,7 +45,7 @@ impl<T: Plain> Queue<T> {
     pub fn with_label(label: &str) -> io::Result<Queue<T>> {
         let (read_end, write_end) = nix::unistd::pipe()?;
         let id = trace::register(ObjectKind::Queue, label);
-        let read_lock = Lock::with_label(&format!("{label}.read-lock"))?;
+        let read_lock = Lock::internal(&format!("{label}.read-lock"))?;
         Ok(Queue {
             read_end,
             write_end,

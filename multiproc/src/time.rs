@@ -17,10 +17,11 @@ use crate::sched::{self, Op};
 /// The environment variable read for the time scale (a number, 1 if unset).
 pub const TIME_SCALE_ENV: &str = "MULTIPROC_TIME_SCALE";
 
-/// The scale as `f64` bits; `u64::MAX` means "not read yet".
+/// The scale as `f64` bits; `u64::MAX` means "not set yet".
 static SCALE: AtomicU64 = AtomicU64::new(u64::MAX);
 
-/// The factor every [`pause`] is multiplied by.
+/// The factor every [`pause`] is multiplied by: the one given to
+/// [`set_time_scale`], or else `MULTIPROC_TIME_SCALE`, or 1.
 pub fn time_scale() -> f64 {
     let bits = SCALE.load(Relaxed);
     if bits != u64::MAX {
@@ -31,13 +32,20 @@ pub fn time_scale() -> f64 {
         .and_then(|s| s.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0)
         .unwrap_or(1.0);
-    set_time_scale(scale);
-    scale
+    // Whoever sets it first wins; a later reader sees the same scale.
+    let _ = set_time_scale(scale);
+    f64::from_bits(SCALE.load(Relaxed))
 }
 
 /// Sets the factor every [`pause`] is multiplied by (1.0 = real time).
-pub fn set_time_scale(scale: f64) {
-    SCALE.store(scale.max(0.0).to_bits(), Relaxed);
+///
+/// Like the scheduling mode, the scale is chosen once per program (it
+/// shapes the interleavings a run is judged on): once set, or once read,
+/// it stays, and this returns false.
+pub fn set_time_scale(scale: f64) -> bool {
+    SCALE
+        .compare_exchange(u64::MAX, scale.max(0.0).to_bits(), Relaxed, Relaxed)
+        .is_ok()
 }
 
 /// Pauses the calling process for `duration` times the time scale, letting

@@ -141,7 +141,13 @@ pub struct Event {
     pub value: i64,
     /// Nanoseconds since tracing was enabled.
     pub time_ns: u64,
+    /// Recorded by a process that did not hold the controlled scheduler's
+    /// token (it escaped the scheduler); always false in other modes.
+    pub off_schedule: bool,
 }
+
+/// Set in an event's kind byte when it was recorded off the schedule.
+const OFF_SCHEDULE: u64 = 0x80;
 
 /// A shared object as registered in the trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -248,7 +254,12 @@ fn record_slow(buf: &Buffer, kind: EventKind, object: ObjectId, value: i64) {
         return; // full: `dropped()` reports how many were lost
     };
     let pid = crate::process::current_pid() as u32 as u64;
-    let head = (pid << 32) | ((kind as u64) << 24) | (object as u64 & 0xff_ffff);
+    let flag = if crate::sched::on_schedule() {
+        0
+    } else {
+        OFF_SCHEDULE
+    };
+    let head = (pid << 32) | ((kind as u64 | flag) << 24) | (object as u64 & 0xff_ffff);
     let now = now_ns();
     slot.head.store(head, Relaxed);
     slot.value.store(value as u64, Relaxed);
@@ -286,10 +297,11 @@ pub fn events() -> Vec<Event> {
             Some(Event {
                 seq: i as u64,
                 pid: (head >> 32) as u32 as i32,
-                kind: EventKind::from_u8((head >> 24) as u8)?,
+                kind: EventKind::from_u8((head >> 24) as u8 & !(OFF_SCHEDULE as u8))?,
                 object: (head & 0xff_ffff) as ObjectId,
                 value: s.value.load(Relaxed) as i64,
                 time_ns: s.time_ns.load(Relaxed),
+                off_schedule: (head >> 24) & OFF_SCHEDULE != 0,
             })
         })
         .collect()

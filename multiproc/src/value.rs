@@ -92,7 +92,7 @@ impl<T: Plain> Value<T> {
         cell.bits.store(initial.to_bits(), Relaxed);
         let id = trace::register(ObjectKind::Value, label);
         let own_lock = if synchronized {
-            Some(Lock::with_label(&format!("{label}.lock"))?)
+            Some(Lock::internal(&format!("{label}.lock"))?)
         } else {
             None
         };

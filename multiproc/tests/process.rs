@@ -369,8 +369,17 @@ fn pause_scales_with_time_scale() -> Outcome {
         );
     }
 
-    // And in code: set_time_scale overrides the environment.
-    time::set_time_scale(0.0);
+    // And in code: set_time_scale overrides the environment, once; the
+    // scale then stays for the whole program.
+    ensure!(
+        time::set_time_scale(0.0),
+        "the first set_time_scale is taken"
+    );
+    ensure!(
+        !time::set_time_scale(5.0),
+        "a second set_time_scale is refused"
+    );
+    ensure_eq!(time::time_scale(), 0.0, "the scale after a refused change");
     let t = Instant::now();
     pause(Duration::from_secs(10));
     ensure!(

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use multiproc::sched::controlled::{self, Strategy, Stuck};
 use multiproc::sched::{self, Mode, OpKind};
+use multiproc::trace;
 use multiproc::{ExitStatus, Lock, Process, Value};
 use nix::sys::signal::Signal;
 use support::{emit, output_within, run_isolated, self_command, Case, Kids, Outcome};
@@ -40,6 +41,10 @@ const CASES: &[Case] = &[
     Case::new(
         "controlled_pct0_is_refused_not_a_panic",
         controlled_pct0_is_refused,
+    ),
+    Case::new(
+        "the_mode_is_set_once_and_children_cannot_change_it",
+        mode_is_set_once,
     ),
 ];
 
@@ -375,5 +380,54 @@ fn controlled_pct0_is_refused() -> Outcome {
     )?;
     ensure_eq!(out, "refused".to_string(), "configure(pct0) ({status:?})");
     ensure_eq!(status, ExitStatus::Exited(0), "no panic");
+    Ok(())
+}
+
+/// The mode is part of what a run is judged on: once the program has
+/// chosen it, a second `configure` (in the program or in a child) is
+/// refused and changes nothing, and every event of the controlled run is
+/// recorded on the schedule (by the token's holder).
+fn mode_is_set_once() -> Outcome {
+    let (status, out) = run_isolated(
+        "once",
+        || {
+            let controlled = Mode::Controlled {
+                strategy: Strategy::Random,
+                seed: 3,
+            };
+            sched::configure(&controlled).unwrap();
+            let again = sched::configure(&Mode::Free).is_err();
+            trace::enable().unwrap();
+            let v = Value::new(0u32).unwrap();
+            let mut kids = Kids::new();
+            for w in 0..2 {
+                kids.start(&format!("w{w}"), || {
+                    // A worker that tries to leave the scheduler.
+                    if sched::configure(&Mode::Free).is_ok() {
+                        std::process::abort();
+                    }
+                    for _ in 0..20 {
+                        v.update(|c| c + 1);
+                    }
+                })
+                .unwrap();
+            }
+            kids.join_all_scheduled().unwrap();
+            let events = trace::events();
+            let off = events.iter().filter(|e| e.off_schedule).count();
+            emit(&format!(
+                "again-refused {again} events {} off-schedule {off} decisions>0 {}",
+                events.len() > 80,
+                controlled::decisions() > 0
+            ));
+        },
+        JOIN,
+    )?;
+    ensure_eq!(status, ExitStatus::Exited(0), "the run ends normally");
+    ensure_eq!(
+        out,
+        "again-refused true events true off-schedule 0 decisions>0 true".to_string(),
+        "a second configure is refused, and every event is on the schedule"
+    );
     Ok(())
 }

@@ -48,7 +48,7 @@ const JOIN: Duration = Duration::from_secs(10);
 /// the window is wide open, so updates are lost. It must not end at 40.
 fn update_loses_updates_between_processes() -> Outcome {
     const STEPS: i64 = 20;
-    time::set_time_scale(1.0); // whatever the environment says
+    time::set_time_scale(1.0); // whatever the environment says (first set wins)
     let counter = Value::new(0i64).map_err(|e| e.to_string())?;
     let line = StartLine::new(2);
     let mut kids = Kids::new();

@@ -1,23 +1,61 @@
-//! The report an exercise program writes for the grader.
+//! What the grader and an exercise program tell each other about one run.
 //!
-//! A program learns where to write from the environment variable
-//! [`REPORT_ENV`] (a file path). It writes one JSON [`Record`] per line.
-//! Several processes of one run append to the same file (it is opened with
-//! `O_APPEND` and every record is one `write`), so a child that panics can
-//! say so even though its parent writes the summary.
+//! The grader sends a [`RunConfig`]: the scheduling mode, the time scale
+//! and every parameter of the scenario (start balance, steps, the queue's
+//! items...). The program never chooses what it is judged against.
 //!
-//! The grader never trusts this file to be well formed: [`Report::parse`]
-//! names the first bad line instead of failing somewhere later.
+//! The program answers with a report: one JSON [`Record`] per line,
+//! written to a pipe the grader's run supervisor reads (never a file the
+//! program could name, reopen or rewrite). Several processes of one run
+//! write to the same pipe, each record in one `write`, so a child that
+//! panics can say so even though its parent writes the summary.
+//!
+//! The grader never trusts a report: [`Report::parse`] names the first
+//! line that is not a record, or that breaks the report's shape (one
+//! header, first; nothing after the summary), and the grader compares the
+//! header with the configuration it sent.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
+use std::os::fd::OwnedFd;
 
 use serde::{Deserialize, Serialize};
 
-/// The environment variable that names the report file.
-pub const REPORT_ENV: &str = "COURSE_REPORT";
+/// A scenario parameter: a number (`steps`), or a list (the queue's items).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Param {
+    /// A number.
+    Int(i64),
+    /// A list of numbers.
+    List(Vec<i64>),
+}
+
+/// The parameters of one run, by name.
+pub type Params = BTreeMap<String, Param>;
+
+/// What the grader asks one run to do. Sent to the exercise program,
+/// which echoes it in its [`Header`]; the grader keeps its own copy and
+/// judges against that.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// The exercise's slug; the program refuses a configuration for
+    /// another exercise.
+    pub exercise: String,
+    /// The run's seed.
+    pub seed: u64,
+    /// The scheduling mode, as `multiproc::sched::Mode` parses it.
+    pub sched: String,
+    /// The factor pauses are scaled by.
+    pub time_scale: f64,
+    /// The lesson's buggy program to run instead of the student's code.
+    #[serde(default)]
+    pub demo: Option<String>,
+    /// The scenario's parameters.
+    pub params: Params,
+}
 
 /// One line of a report.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -51,8 +89,12 @@ pub struct Header {
     pub cpus: usize,
     /// The factor pauses were scaled by.
     pub time_scale: f64,
-    /// The scenario's parameters (`start`, `amount`, `steps`, ...).
-    pub params: BTreeMap<String, i64>,
+    /// The seed the grader gave the run.
+    #[serde(default)]
+    pub seed: u64,
+    /// The scenario's parameters (`start`, `amount`, `steps`, ...), as the
+    /// grader gave them.
+    pub params: Params,
 }
 
 /// A process panicked.
@@ -172,7 +214,11 @@ pub struct Object {
 }
 
 /// One traced operation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// In a report it is written as an array, `[seq, pid, op, object, value,
+/// t, off_schedule]`: a run's trace has thousands of events, and field
+/// names would be most of its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     /// Position in the run's single order.
     pub seq: u64,
@@ -187,6 +233,40 @@ pub struct Event {
     pub value: i64,
     /// Nanoseconds since tracing began.
     pub t: u64,
+    /// Recorded by a process that did not hold the controlled scheduler's
+    /// token: it ran outside the schedule the run is judged on.
+    pub off_schedule: bool,
+}
+
+impl Serialize for Event {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (
+            self.seq,
+            self.pid,
+            &self.op,
+            self.object,
+            self.value,
+            self.t,
+            u8::from(self.off_schedule),
+        )
+            .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Event, D::Error> {
+        let (seq, pid, op, object, value, t, off): (u64, i32, String, u32, i64, u64, u8) =
+            Deserialize::deserialize(d)?;
+        Ok(Event {
+            seq,
+            pid,
+            op,
+            object,
+            value,
+            t,
+            off_schedule: off != 0,
+        })
+    }
 }
 
 /// A whole report, folded from its lines.
@@ -215,10 +295,20 @@ pub struct ParseError {
     pub message: String,
     /// The start of the line, for the verdict.
     pub excerpt: String,
+    /// The line is a record, but out of place (a second header, a record
+    /// after the summary): the report breaks its own rules.
+    pub out_of_place: bool,
 }
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.out_of_place {
+            return write!(
+                f,
+                "report rejected: {}, at line {}",
+                self.message, self.line
+            );
+        }
         write!(
             f,
             "malformed report, line {}: {} (line starts {:?})",
@@ -230,51 +320,77 @@ impl fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 impl Report {
-    /// Reads a report, line by line. Blank lines are skipped; any other
-    /// line that is not a record is an error naming that line.
+    /// Reads a report, line by line. Blank lines are skipped. Any other
+    /// line that is not a record is an error naming that line, and so is a
+    /// record out of place: the header must come first and only once, a
+    /// summary at most once and last, a deadlock at most once.
     pub fn parse(text: &str) -> Result<Report, ParseError> {
         let mut report = Report::default();
+        let mut records = 0;
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            let record: Record = serde_json::from_str(line).map_err(|e| ParseError {
+            let fail = |message: String| ParseError {
                 line: i + 1,
-                message: e.to_string(),
+                message,
                 excerpt: line.chars().take(60).collect(),
+                out_of_place: true,
+            };
+            let record: Record = serde_json::from_str(line).map_err(|e| ParseError {
+                out_of_place: false,
+                ..fail(e.to_string())
             })?;
+            if report.summary.is_some() {
+                return Err(fail(
+                    "a record after the summary, which must come last".into(),
+                ));
+            }
             match record {
+                Record::Header(_) if records > 0 => {
+                    return Err(fail(if report.header.is_some() {
+                        "a second header".into()
+                    } else {
+                        "the header is not the first record".into()
+                    }))
+                }
                 Record::Header(h) => report.header = Some(h),
+                _ if records == 0 => return Err(fail("the first record is not the header".into())),
                 Record::Panic(p) => report.panics.push(p),
                 Record::Worker(w) => report.workers.push(w),
                 Record::Probe(p) => report.probes.push(p),
+                Record::Deadlock(_) if report.deadlock.is_some() => {
+                    return Err(fail("a second deadlock record".into()))
+                }
                 Record::Deadlock(d) => report.deadlock = Some(d),
                 Record::Summary(s) => report.summary = Some(s),
             }
+            records += 1;
         }
         Ok(report)
     }
 }
 
-/// Appends records to the report file named by [`REPORT_ENV`].
+/// Writes records to the report pipe the grader gave the program.
 ///
-/// Open it once in the main process before starting children; they inherit
-/// it. Without the variable set, records go nowhere.
+/// Made once in the main process before starting children; they inherit
+/// it. Without a pipe (a program run by hand), records go nowhere.
 #[derive(Debug)]
 pub struct ReportWriter {
     file: Option<File>,
 }
 
 impl ReportWriter {
-    /// Opens the file named by `COURSE_REPORT` for appending, if set.
-    pub fn from_env() -> io::Result<ReportWriter> {
-        let file = match std::env::var_os(REPORT_ENV) {
-            Some(path) if !path.is_empty() => {
-                Some(OpenOptions::new().create(true).append(true).open(path)?)
-            }
-            _ => None,
-        };
-        Ok(ReportWriter { file })
+    /// Writes to `fd` (the write end of the grader's report pipe).
+    pub fn to_fd(fd: OwnedFd) -> ReportWriter {
+        ReportWriter {
+            file: Some(File::from(fd)),
+        }
+    }
+
+    /// Writes nothing.
+    pub fn none() -> ReportWriter {
+        ReportWriter { file: None }
     }
 
     /// Whether records are being written anywhere.
@@ -304,19 +420,52 @@ mod tests {
             passed: true,
             detail: "NotOwner".into(),
         });
-        let text = format!("{}\n\n", serde_json::to_string(&probe).unwrap());
+        let text = format!(
+            "{}\n{}\n\n",
+            header(),
+            serde_json::to_string(&probe).unwrap()
+        );
         let report = Report::parse(&text).unwrap();
         assert_eq!(report.probes.len(), 1);
         assert!(report.summary.is_none());
     }
 
+    fn header() -> String {
+        let h = Record::Header(Header {
+            exercise: "locked-bank".into(),
+            mode: "free".into(),
+            pid: 1,
+            cpus: 1,
+            time_scale: 0.0,
+            seed: 7,
+            params: [("steps".to_string(), Param::Int(3))].into(),
+        });
+        serde_json::to_string(&h).unwrap()
+    }
+
+    const PROBE: &str = r#"{"record":"probe","name":"x","passed":true,"detail":""}"#;
+
     #[test]
     fn names_the_bad_line() {
-        let err = Report::parse(
-            "{\"record\":\"probe\",\"name\":\"x\",\"passed\":true,\"detail\":\"\"}\nnot json",
-        )
-        .unwrap_err();
-        assert_eq!(err.line, 2);
-        assert!(err.to_string().contains("malformed report, line 2"));
+        let err = Report::parse(&format!("{}\n{PROBE}\nnot json", header())).unwrap_err();
+        assert_eq!(err.line, 3);
+        assert!(err.to_string().contains("malformed report, line 3"));
+    }
+
+    #[test]
+    fn a_record_out_of_place_is_named() {
+        let second = Report::parse(&format!("{}\n{PROBE}\n{}", header(), header())).unwrap_err();
+        assert_eq!(
+            (second.line, second.message.as_str()),
+            (3, "a second header")
+        );
+        assert_eq!(
+            second.to_string(),
+            "report rejected: a second header, at line 3"
+        );
+        let headless = Report::parse(PROBE).unwrap_err();
+        assert_eq!(headless.message, "the first record is not the header");
+        let params = Report::parse(&header()).unwrap().header.unwrap().params;
+        assert_eq!(params["steps"], Param::Int(3));
     }
 }

@@ -1,23 +1,31 @@
-//! What every scenario does around its exercise: read the command line, set
-//! the run up, report what happened, and turn panics and deadlocks into
-//! records the grader can read and one line a student can act on.
+//! What every scenario does around its exercise: read the command line,
+//! set the run up from the grader's configuration, report what happened,
+//! and turn panics and deadlocks into records the grader can read and one
+//! line a student can act on.
 //!
-//! A run goes like this:
+//! A program is started one of two ways:
 //!
-//! 1. [`args`] handles `--help` and `--demo NAME`.
-//! 2. [`Run::start`] applies the scheduling mode from `MULTIPROC_SCHED`,
-//!    turns the shared trace on, opens the report named by `COURSE_REPORT`,
-//!    installs the panic hook and the deadlock handler, and writes the
-//!    `Header`. All of this happens before any child is forked, so every
-//!    child inherits the trace, the open report file and the hooks.
-//! 3. The scenario starts its workers with [`Run::spawn`]; each worker writes
-//!    its own `Worker` record with [`write_worker`] when its task is done, so
-//!    the account survives even if the parent is killed afterwards.
-//! 4. [`Run::finish`] writes the `Summary`: the final values, how each child
+//! - **by hand** (`cargo run -p locked-bank`): it runs once with the
+//!   lesson's parameters and prints the lesson's summary; nothing is
+//!   reported. `MULTIPROC_SCHED` and `MULTIPROC_TIME_SCALE` let a student
+//!   try the course's schedulers.
+//! - **by the grader**, as a fork server (`--serve FD`, see [`crate::serve`]):
+//!   it waits for run requests and forks a fresh process for each, which
+//!   gets its [`RunConfig`] and its report pipe from the request.
+//!
+//! Either way a run goes like this:
+//!
+//! 1. [`Run::start`] fixes the scheduling mode and the time scale from the
+//!    configuration (once: nothing can change them later), turns the shared
+//!    trace on, installs the panic hook and the deadlock handler, and
+//!    writes the `Header`, which echoes the configuration. All of this
+//!    happens before any child is forked, so every child inherits it.
+//! 2. The scenario reads its parameters ([`Run::int`], [`Run::list`]) and
+//!    starts its workers with [`Run::spawn`]; each worker writes its own
+//!    `Worker` record with [`write_worker`] when its task is done, so the
+//!    account survives even if the parent is killed afterwards.
+//! 3. [`Run::finish`] writes the `Summary`: the final values, how each child
 //!    ended, and the whole trace. The grader checks its invariants on that.
-//!
-//! Without `COURSE_REPORT` nothing is written, and a program run by hand just
-//! prints its human summary.
 
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -29,9 +37,10 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use course_report::{self as report, Record, ReportWriter, REPORT_ENV};
+use course_report::{self as report, Param, Params, Record, ReportWriter, RunConfig};
 use multiproc::process::PANIC_EXIT_CODE;
 use multiproc::sched::{self, controlled, Mode, OpKind};
+use multiproc::time::{self, TIME_SCALE_ENV};
 use multiproc::trace::{self, EventKind, ObjectInfo, ObjectKind};
 use multiproc::{current_name, current_pid, ExitStatus, Process};
 use nix::sys::mman::{mmap_anonymous, MapFlags, ProtFlags};
@@ -56,8 +65,9 @@ pub struct Program {
     pub about: &'static str,
     /// The demonstrations it can run instead of the student's code.
     pub demos: &'static [Demo],
-    /// Environment variables read by this scenario alone, with a line each.
-    pub env: &'static [(&'static str, &'static str)],
+    /// The lesson's parameters, for a run by hand (the grader sends its
+    /// own, drawn for each run). The seed is the run's.
+    pub lesson: fn(seed: u64) -> Params,
 }
 
 /// What the command line asked for.
@@ -69,6 +79,8 @@ pub enum Invocation {
     Demo(&'static str),
     /// Print the help text.
     Help,
+    /// Serve the grader's run requests on this socket (see [`crate::serve`]).
+    Serve(i32),
 }
 
 /// Reads a command line (without the program name).
@@ -78,6 +90,12 @@ pub fn parse_args(program: &Program, args: &[String]) -> Result<Invocation, Stri
     while let Some(arg) = args.next() {
         let demo = match arg.as_str() {
             "-h" | "--help" => return Ok(Invocation::Help),
+            "--serve" => {
+                let fd = args.next().and_then(|fd| fd.parse().ok());
+                return fd
+                    .map(Invocation::Serve)
+                    .ok_or_else(|| "--serve needs a file descriptor".to_string());
+            }
             "--demo" => args
                 .next()
                 .ok_or_else(|| "--demo needs a name".to_string())?
@@ -87,24 +105,29 @@ pub fn parse_args(program: &Program, args: &[String]) -> Result<Invocation, Stri
                 None => return Err(format!("unexpected argument {other:?}")),
             },
         };
-        let known = program
-            .demos
-            .iter()
-            .find(|d| d.name == demo)
-            .ok_or_else(|| {
-                if program.demos.is_empty() {
-                    format!("{} has no demonstrations", program.exercise)
-                } else {
-                    let names: Vec<&str> = program.demos.iter().map(|d| d.name).collect();
-                    format!(
-                        "unknown demonstration {demo:?} (known: {})",
-                        names.join(", ")
-                    )
-                }
-            })?;
-        invocation = Invocation::Demo(known.name);
+        invocation = Invocation::Demo(find_demo(program, demo)?);
     }
     Ok(invocation)
+}
+
+/// The demonstration named `name`, or why there is none.
+pub fn find_demo(program: &Program, name: &str) -> Result<&'static str, String> {
+    program
+        .demos
+        .iter()
+        .find(|d| d.name == name)
+        .map(|d| d.name)
+        .ok_or_else(|| {
+            if program.demos.is_empty() {
+                format!("{} has no demonstrations", program.exercise)
+            } else {
+                let names: Vec<&str> = program.demos.iter().map(|d| d.name).collect();
+                format!(
+                    "unknown demonstration {name:?} (known: {})",
+                    names.join(", ")
+                )
+            }
+        })
 }
 
 /// The `--help` text, for the exercise's binary or (`solution`) for the
@@ -129,7 +152,10 @@ pub fn help(program: &Program, solution: bool) -> String {
     } else {
         text += &format!("Usage: {name} [--demo NAME]\n\n");
     }
-    text += &format!("Runs the functions in {dir}/src/lib.rs.\nGrade them with: {grade}\n");
+    text += &format!(
+        "Runs the functions in {dir}/src/lib.rs once, with the lesson's parameters.\n\
+         Grade them with: {grade}\n"
+    );
     if !program.demos.is_empty() {
         text += "\nDemonstrations (the lesson's buggy program instead of yours):\n";
         for demo in program.demos {
@@ -137,44 +163,71 @@ pub fn help(program: &Program, solution: bool) -> String {
         }
     }
     text += "\nEnvironment:\n";
-    let mut env: Vec<(&str, &str)> = vec![
-        ("MULTIPROC_TIME_SCALE", "multiply every pause by this (0.01 runs 100 times faster)"),
+    let env: [(&str, &str); 2] = [
         (
-            "MULTIPROC_SCHED",
+            TIME_SCALE_ENV,
+            "multiply every pause by this (0.01 runs 100 times faster)",
+        ),
+        (
+            sched::MODE_ENV,
             "free (default) | perturb:SEED | controlled:random:SEED | controlled:pctN:SEED | replay:SCHEDULE",
         ),
-        (REPORT_ENV, "append a JSON-lines report of the run to this file"),
     ];
-    env.extend_from_slice(program.env);
     for (name, about) in env {
         text += &format!("  {name:<21} {about}\n");
     }
     text
 }
 
-/// Handles the command line: prints the help and exits, or exits with a
-/// usage error (code 2), or returns the demonstration asked for, if any.
-pub fn args(program: &Program) -> Option<&'static str> {
+/// The program's entry point: `main.rs` hands it the scenario, a function
+/// of one [`Run`] that returns the exit code.
+///
+/// Prints the help, or serves the grader (never returning), or runs the
+/// scenario once by hand with the lesson's parameters.
+pub fn main(program: &Program, scenario: impl Fn(Run) -> u8) -> ExitCode {
     let mut args = std::env::args();
     let solution = args
         .next()
         .is_some_and(|argv0| argv0.ends_with("-solution"));
     let args: Vec<String> = args.collect();
-    match parse_args(program, &args) {
+    let demo = match parse_args(program, &args) {
         Ok(Invocation::Exercise) => None,
-        Ok(Invocation::Demo(name)) => Some(name),
+        Ok(Invocation::Demo(name)) => Some(name.to_string()),
         Ok(Invocation::Help) => {
             print!("{}", help(program, solution));
-            std::process::exit(0);
+            return ExitCode::SUCCESS;
         }
+        Ok(Invocation::Serve(fd)) => crate::serve::serve(program, fd, &scenario),
         Err(e) => {
             eprintln!(
                 "{}: {e}\nTry: {} --help",
                 program.exercise, program.exercise
             );
-            std::process::exit(2);
+            return ExitCode::from(2);
         }
-    }
+    };
+    let seed = clock_seed();
+    let config = RunConfig {
+        exercise: program.exercise.to_string(),
+        seed,
+        sched: std::env::var(sched::MODE_ENV)
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| "free".into()),
+        time_scale: time::time_scale(),
+        demo,
+        params: (program.lesson)(seed),
+    };
+    ExitCode::from(scenario(Run::start(program, config, ReportWriter::none())))
+}
+
+/// A seed for a run by hand: different every time.
+fn clock_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    // Kept below 2^53 so that it reads back exactly from JSON anywhere.
+    (nanos ^ (std::process::id() as u64) << 32) & ((1 << 53) - 1)
 }
 
 /// What the panic hook and the deadlock handler need. They are plain
@@ -189,8 +242,8 @@ struct Context {
     epoch: Instant,
     main_pid: i32,
     printed: Option<&'static PrintedLines>,
-    /// Whether the operating system schedules (`MULTIPROC_SCHED` unset or
-    /// `free`), rather than the course's scheduler.
+    /// Whether the operating system schedules (mode `free`), rather than
+    /// the course's scheduler.
     free: bool,
 }
 
@@ -251,28 +304,38 @@ struct Started {
 /// One run of a scenario, from its header to its summary.
 pub struct Run {
     ctx: &'static Context,
+    config: RunConfig,
     children: Vec<Started>,
 }
 
 impl Run {
-    /// Sets the run up and writes the `Header` (see the module docs).
-    /// Exits with code 2 if the environment asks for something impossible
-    /// (an unknown scheduling mode, a report file that cannot be opened).
-    pub fn start(program: &Program, params: &[(&str, i64)]) -> Run {
+    /// Sets the run up from `config` and writes the `Header` (see the
+    /// module docs). A configuration the program cannot follow (another
+    /// exercise, an unknown mode, an unknown demonstration) ends the run
+    /// with code 2 and a message.
+    pub fn start(program: &Program, config: RunConfig, writer: ReportWriter) -> Run {
         let fail = |what: String| -> ! {
             eprintln!("{}: {what}", program.exercise);
-            std::process::exit(2)
+            crate::serve::leave(2)
         };
-        let mode = sched::configure_from_env().unwrap_or_else(|e| fail(e));
+        if config.exercise != program.exercise {
+            fail(format!(
+                "this program is {}, not {}",
+                program.exercise, config.exercise
+            ));
+        }
+        if let Some(demo) = &config.demo {
+            find_demo(program, demo).unwrap_or_else(|e| fail(e));
+        }
+        let mode: Mode = config.sched.parse().unwrap_or_else(|e: String| fail(e));
+        if let Err(e) = sched::configure(&mode) {
+            fail(format!("cannot set scheduling mode {mode}: {e}"));
+        }
+        time::set_time_scale(config.time_scale);
         if let Err(e) = trace::enable() {
             fail(format!("cannot map the trace buffer: {e}"));
         }
         let epoch = Instant::now();
-        let writer = ReportWriter::from_env().unwrap_or_else(|e| {
-            fail(format!(
-                "cannot open the report file named by {REPORT_ENV}: {e}"
-            ))
-        });
         let ctx = CONTEXT.get_or_init(|| Context {
             exercise: program.exercise,
             writer,
@@ -285,16 +348,53 @@ impl Run {
         controlled::set_deadlock_handler(on_deadlock);
         ctx.write(&Record::Header(report::Header {
             exercise: program.exercise.to_string(),
-            mode: mode.to_string(),
+            mode: config.sched.clone(),
             pid: current_pid(),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            time_scale: multiproc::time::time_scale(),
-            params: to_map(params),
+            time_scale: time::time_scale(),
+            seed: config.seed,
+            params: config.params.clone(),
         }));
         Run {
             ctx,
+            config,
             children: Vec::new(),
         }
+    }
+
+    /// The demonstration to run instead of the student's code, if any.
+    pub fn demo(&self) -> Option<&str> {
+        self.config.demo.as_deref()
+    }
+
+    /// The run's seed.
+    pub fn seed(&self) -> u64 {
+        self.config.seed
+    }
+
+    /// A number parameter. A missing one is the grader's mistake, not the
+    /// student's: the run stops with code 2 and says which.
+    pub fn int(&self, name: &str) -> i64 {
+        match self.config.params.get(name) {
+            Some(Param::Int(n)) => *n,
+            _ => self.missing(name, "a number"),
+        }
+    }
+
+    /// A list parameter (see [`Run::int`]).
+    pub fn list(&self, name: &str) -> Vec<i64> {
+        match self.config.params.get(name) {
+            Some(Param::List(items)) => items.clone(),
+            _ => self.missing(name, "a list"),
+        }
+    }
+
+    fn missing(&self, name: &str, what: &str) -> ! {
+        eprintln!(
+            "{}: the run's configuration has no parameter `{name}` ({what})",
+            self.ctx.exercise
+        );
+        crate::serve::leave(2)
     }
 
     /// Starts a child process running `task`. Failing to fork is a panic:
@@ -330,12 +430,12 @@ impl Run {
             .all(|c| matches!(c.status, Some(Ok(s)) if s.success()))
     }
 
-    /// Writes the `Summary` and says how the program should exit: failure
-    /// if any child did not end normally.
+    /// Writes the `Summary` and gives the program's exit code: 1 if any
+    /// child did not end normally, else 0.
     ///
     /// A child that panicked has already said why on stderr (the panic
     /// hook); a child that ended any other way is named here.
-    pub fn finish(self, finals: &[(&str, i64)]) -> ExitCode {
+    pub fn finish(self, finals: &[(&str, i64)]) -> u8 {
         let children: Vec<report::Child> = self
             .children
             .iter()
@@ -372,11 +472,7 @@ impl Run {
             schedule: controlled::schedule(),
             elapsed_ns: now_ns(),
         }));
-        if failed {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        }
+        u8::from(failed)
     }
 }
 
@@ -405,6 +501,7 @@ fn report_events(events: &[trace::Event]) -> Vec<report::Event> {
             object: e.object,
             value: e.value,
             t: e.time_ns,
+            off_schedule: e.off_schedule,
         })
         .collect()
 }
@@ -722,7 +819,7 @@ mod tests {
             name: "faulty",
             about: "the drain that can hang",
         }],
-        env: &[],
+        lesson: |_| Params::new(),
     };
 
     fn args(a: &[&str]) -> Result<Invocation, String> {
@@ -741,6 +838,8 @@ mod tests {
             .unwrap_err()
             .contains("known: faulty"));
         assert!(args(&["extra"]).is_err());
+        assert_eq!(args(&["--serve", "3"]), Ok(Invocation::Serve(3)));
+        assert!(args(&["--serve"]).is_err());
         assert!(help(&PROGRAM, false).contains("--demo faulty"));
         assert!(help(&PROGRAM, false).contains("exercises/04-queue-drain/src/lib.rs"));
         assert!(help(&PROGRAM, true).contains("solutions/04-queue-drain/src/lib.rs"));
@@ -790,6 +889,7 @@ mod tests {
             object,
             value,
             time_ns: seq,
+            off_schedule: false,
         }
     }
 

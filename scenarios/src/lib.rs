@@ -25,4 +25,5 @@ pub mod locked_bank;
 pub mod queue_drain;
 pub mod reentrant_lock;
 pub mod sequential_bank;
+pub mod serve;
 pub mod unlocked_race;

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use multiproc::{pause, Lock, LockError, Value};
 
-use crate::bank::{self, AMOUNT, START, STEPS};
+use crate::bank::{self, Bank};
 use crate::common::{self, Demo, Program, Run};
 
 /// The exercise's slug.
@@ -34,7 +34,7 @@ const PROGRAM: Program = Program {
         name: "unlocked",
         about: "the bank without a lock: watch the final balance drift from 600",
     }],
-    env: &[],
+    lesson: bank::lesson,
 };
 
 /// The signature of the student's `deposit` and `withdraw`.
@@ -43,26 +43,32 @@ pub type Step =
 
 /// Runs the scenario around the student's functions; `main.rs` calls this.
 pub fn main(deposit: Step, withdraw: Step) -> ExitCode {
-    let (deposit, withdraw): (Step, Step) = match common::args(&PROGRAM) {
+    common::main(&PROGRAM, |run| scenario(run, deposit, withdraw))
+}
+
+fn scenario(mut run: Run, deposit: Step, withdraw: Step) -> u8 {
+    let (deposit, withdraw): (Step, Step) = match run.demo() {
         Some(_unlocked) => (unlocked_deposit, unlocked_withdraw),
         None => (deposit, withdraw),
     };
-    let mut run = Run::start(&PROGRAM, &bank::params());
-    let balance = Value::synchronized(START, "balance").expect("could not map the shared balance");
+    let bank = Bank::of(&run);
+    let balance =
+        Value::synchronized(bank.start, "balance").expect("could not map the shared balance");
     let lock = Lock::with_label("lock").expect("could not map the shared lock");
-    let step = |name: &str, f: Step, amount| {
-        if let Err(e) = f(&balance, &lock, amount, STEPS) {
+    let step = |name: &str, f: Step| {
+        if let Err(e) = f(&balance, &lock, bank.amount, bank.steps) {
             panic!("{name} failed: {e}");
         }
     };
     bank::two_workers(
         &mut run,
-        || step("deposit", deposit, AMOUNT),
-        || step("withdraw", withdraw, AMOUNT),
+        bank.steps,
+        || step("deposit", deposit),
+        || step("withdraw", withdraw),
     );
     let last = balance.load();
     if run.all_succeeded() {
-        bank::print_final(last);
+        bank::print_final(&bank, last);
     }
     run.finish(&[("balance", last)])
 }

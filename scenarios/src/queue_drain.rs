@@ -1,11 +1,11 @@
-//! Exercise 04, the queue drain: the parent puts 100 random items (0 to 9)
-//! on a [`Queue`], then two children, `P1` and `P2`, take items until the
-//! queue is empty, with the student's `drain`.
+//! Exercise 04, the queue drain: the parent puts the run's items on a
+//! [`Queue`] (the lesson: 100 random digits), then two children, `P1` and
+//! `P2`, take items until the queue is empty, with the student's `drain`.
 //!
-//! The items come from a seed (`COURSE_SEED`, or the clock when unset) and a
-//! small generator of our own, so the same seed gives the same items on any
-//! machine, and a replayed run drains the very same queue. The seed is in
-//! `Header.params`.
+//! The items are a parameter of the run: the grader draws them, and a
+//! replayed run drains the very same queue. Run by hand, they come from
+//! the run's seed and a small generator of our own, so the same seed gives
+//! the same items on any machine.
 //!
 //! `--demo faulty` runs the lesson's drain instead: "while the queue is not
 //! empty, get". Both children can see one last item, both call `get`, one
@@ -13,7 +13,7 @@
 //! Run freely it hangs; under the controlled scheduler the deadlock is
 //! found and written as a `Deadlock` record.
 //!
-//! Report: `Header.params` `items` (and `seed`); objects `queue` (with the
+//! Report: `Header.params` `items` (the list); objects `queue` (with the
 //! runtime's `queue.read-lock`) and `lock`; a `Worker` record `MainProcess`
 //! whose items are the items put, and one per child, `P1` and `P2`, with
 //! counts `items` and the items it took in order; `Summary.finals`
@@ -23,14 +23,14 @@ use std::process::ExitCode;
 
 use multiproc::{current_name, Lock, Queue, QueueError};
 
+use course_report::{Param, Params};
+
 use crate::common::{self, now_ns, write_worker, Demo, Program, Run, StartGate};
 
 /// The exercise's slug.
 pub const EXERCISE: &str = "queue-drain";
-/// How many items the parent puts.
+/// How many items the lesson's parent puts.
 pub const ITEMS: usize = 100;
-/// The environment variable holding the seed of the items.
-pub const SEED_ENV: &str = "COURSE_SEED";
 
 const PROGRAM: Program = Program {
     exercise: EXERCISE,
@@ -40,11 +40,14 @@ const PROGRAM: Program = Program {
         name: "faulty",
         about: "the drain that checks empty() and then calls get(): it can hang (Ctrl-C stops it)",
     }],
-    env: &[(
-        SEED_ENV,
-        "the seed of the random items (default: from the clock)",
-    )],
+    lesson,
 };
+
+/// The lesson's parameters: 100 random digits drawn from the seed.
+fn lesson(seed: u64) -> Params {
+    let items = Items::new(seed).take(ITEMS).map(i64::from).collect();
+    [("items".to_string(), Param::List(items))].into()
+}
 
 /// The signature of the student's `drain`.
 pub type Drain = fn(queue: &Queue<u32>, lock: &Lock) -> Result<Vec<u32>, QueueError>;
@@ -81,52 +84,30 @@ impl Iterator for Items {
     }
 }
 
-/// Reads a seed as written in `COURSE_SEED`: an unsigned number, or the
-/// signed number a report shows for it (params are `i64`).
-pub fn parse_seed(s: &str) -> Option<u64> {
-    let s = s.trim();
-    s.parse::<u64>()
-        .ok()
-        .or_else(|| s.parse::<i64>().ok().map(|n| n as u64))
-}
-
-fn seed() -> Result<u64, String> {
-    match std::env::var(SEED_ENV) {
-        Ok(s) if !s.trim().is_empty() => {
-            parse_seed(&s).ok_or_else(|| format!("{SEED_ENV}={s:?} is not a number"))
-        }
-        _ => {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-            // Kept below 2^53 so that it reads back exactly from JSON
-            // anywhere, even as a float.
-            Ok((nanos ^ (std::process::id() as u64) << 32) & ((1 << 53) - 1))
-        }
-    }
-}
-
 /// Runs the scenario around the student's `drain`; `main.rs` calls this.
 pub fn main(drain: Drain) -> ExitCode {
-    let demo = common::args(&PROGRAM);
-    let seed = seed().unwrap_or_else(|e| {
-        eprintln!("{EXERCISE}: {e}");
-        std::process::exit(2)
-    });
-    let drain: Drain = if demo.is_some() { faulty_drain } else { drain };
-    let mut run = Run::start(&PROGRAM, &[("items", ITEMS as i64), ("seed", seed as i64)]);
+    common::main(&PROGRAM, |run| scenario(run, drain))
+}
+
+fn scenario(mut run: Run, drain: Drain) -> u8 {
+    let demo = run.demo().is_some();
+    let drain: Drain = if demo { faulty_drain } else { drain };
     let queue = Queue::<u32>::with_label("queue").expect("could not make the queue");
     let lock = Lock::with_label("lock").expect("could not map the shared lock");
 
     let started = now_ns();
-    let items: Vec<u32> = Items::new(seed).take(ITEMS).collect();
+    let items: Vec<u32> = run
+        .list("items")
+        .into_iter()
+        .map(|i| u32::try_from(i).unwrap_or(0))
+        .collect();
     for &item in &items {
         queue.put(item).expect("could not put an item on the queue");
     }
     let put: Vec<i64> = items.iter().map(|&i| i as i64).collect();
     write_worker(&[("items", put.len() as i64)], put, started, now_ns());
-    println!("MainProcess put {ITEMS} items on the queue (seed {seed})");
-    if demo.is_some() {
+    println!("MainProcess put {} items on the queue", items.len());
+    if demo {
         println!("(the faulty drain can wait forever in get; Ctrl-C stops it)");
     }
 
@@ -185,13 +166,5 @@ mod tests {
         assert!(a.iter().all(|&i| i < 10));
         // Every digit shows up in 100 draws of a fair generator.
         assert!((0..10).all(|d| a.contains(&d)));
-    }
-
-    #[test]
-    fn seeds_read_back_from_a_report() {
-        assert_eq!(parse_seed("17"), Some(17));
-        assert_eq!(parse_seed(" 17\n"), Some(17));
-        assert_eq!(parse_seed(&(u64::MAX as i64).to_string()), Some(u64::MAX));
-        assert_eq!(parse_seed("x"), None);
     }
 }

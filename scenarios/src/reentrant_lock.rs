@@ -36,6 +36,8 @@ use std::time::Duration;
 use multiproc::trace::{self, EventKind};
 use multiproc::{current_name, current_pid, pause};
 
+use course_report::{Param, Params};
+
 use crate::common::{self, now_ns, write_probe, write_worker, Program, Run};
 
 /// The exercise's slug.
@@ -63,8 +65,20 @@ const PROGRAM: Program = Program {
     about:
         "the parent holds a reentrant lock for 3 s while two children wait to take it 5 times each",
     demos: &[],
-    env: &[],
+    lesson,
 };
+
+/// The lesson's parameters: two children, depth 5, a 3 s hold.
+fn lesson(_seed: u64) -> Params {
+    [
+        ("children", CHILDREN as i64),
+        ("depth", DEPTH as i64),
+        ("hold_ms", HOLD.as_millis() as i64),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), Param::Int(v)))
+    .collect()
+}
 
 /// The student's reentrant lock, as the driver calls it.
 ///
@@ -123,15 +137,10 @@ impl std::fmt::Display for State {
 
 /// Runs the scenario around the student's lock; `main.rs` calls this.
 pub fn main<L, E: Display>(api: Api<L, E>) -> ExitCode {
-    common::args(&PROGRAM);
-    let mut run = Run::start(
-        &PROGRAM,
-        &[
-            ("children", CHILDREN as i64),
-            ("depth", DEPTH as i64),
-            ("hold_ms", HOLD.as_millis() as i64),
-        ],
-    );
+    common::main(&PROGRAM, |run| scenario(run, &api))
+}
+
+fn scenario<L, E: Display>(mut run: Run, api: &Api<L, E>) -> u8 {
     let rlock = (api.new)().expect("could not make the reentrant lock");
     for _ in 0..PARENT_DEPTH {
         if let Err(e) = (api.acquire)(&rlock) {
@@ -144,12 +153,12 @@ pub fn main<L, E: Display>(api: Api<L, E>) -> ExitCode {
     );
 
     let mut children: Vec<_> = (1..=CHILDREN)
-        .map(|n| run.spawn(&format!("P{n}"), || child(&api, &rlock)))
+        .map(|n| run.spawn(&format!("P{n}"), || child(api, &rlock)))
         .collect();
-    let mut intruder = run.spawn("intruder", || intrude(&api, &rlock));
+    let mut intruder = run.spawn("intruder", || intrude(api, &rlock));
     run.join(&mut intruder);
 
-    pause(HOLD);
+    pause(Duration::from_millis(run.int("hold_ms").max(0) as u64));
     println!("MainProcess releases the lock");
     for _ in 0..PARENT_DEPTH {
         if let Err(e) = (api.release)(&rlock) {
@@ -160,7 +169,7 @@ pub fn main<L, E: Display>(api: Api<L, E>) -> ExitCode {
         run.join(c);
     }
 
-    extra_release(&api, &rlock);
+    extra_release(api, &rlock);
     let end = api.state(&rlock);
     if run.all_succeeded() {
         println!("At the end: {end}");

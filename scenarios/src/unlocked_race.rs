@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use multiproc::Value;
 
-use crate::bank::{self, AMOUNT, START, STEPS};
+use crate::bank::{self, Bank};
 use crate::common::{self, Program, Run};
 
 /// The exercise's slug.
@@ -25,7 +25,7 @@ const PROGRAM: Program = Program {
     dir: "exercises/02-unlocked-race",
     about: "two processes deposit and withdraw 5, 100 times each, on one shared balance of 600, without a lock",
     demos: &[],
-    env: &[],
+    lesson: bank::lesson,
 };
 
 /// The signature of the student's `deposit` and `withdraw`.
@@ -33,17 +33,22 @@ pub type Step = fn(balance: &Value<i64>, amount: i64, steps: u32);
 
 /// Runs the scenario around the student's functions; `main.rs` calls this.
 pub fn main(deposit: Step, withdraw: Step) -> ExitCode {
-    common::args(&PROGRAM);
-    let mut run = Run::start(&PROGRAM, &bank::params());
-    let balance = Value::synchronized(START, "balance").expect("could not map the shared balance");
+    common::main(&PROGRAM, |run| scenario(run, deposit, withdraw))
+}
+
+fn scenario(mut run: Run, deposit: Step, withdraw: Step) -> u8 {
+    let bank = Bank::of(&run);
+    let balance =
+        Value::synchronized(bank.start, "balance").expect("could not map the shared balance");
     bank::two_workers(
         &mut run,
-        || deposit(&balance, AMOUNT, STEPS),
-        || withdraw(&balance, AMOUNT, STEPS),
+        bank.steps,
+        || deposit(&balance, bank.amount, bank.steps),
+        || withdraw(&balance, bank.amount, bank.steps),
     );
     let last = balance.load();
     if run.all_succeeded() {
-        bank::print_final(last);
+        bank::print_final(&bank, last);
     }
     run.finish(&[("balance", last)])
 }

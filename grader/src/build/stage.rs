@@ -1,41 +1,63 @@
-//! Staging a submission: the course, pristine, with only the student's
-//! files taken from the submission.
+//! Staging: the course, pristine, with only the student's files taken
+//! from the submission.
 //!
 //! A submission could otherwise change what is measured: edit a scenario
-//! driver, the runtime, a `Cargo.toml` (a new dependency, a build script).
-//! So the grader builds a copy of *this* course in which only each
-//! exercise's `src/lib.rs` comes from the submission. Everything else the
-//! submission brings is ignored, and named in the report so nobody wonders
-//! why their edit to the runtime made no difference.
+//! driver, the runtime, a `Cargo.toml` (a new dependency, a build script),
+//! or reach files it should not (`#[path]` to a reference solution). So
+//! every grading (a submission, the student's own checkout, the reference
+//! solutions) builds a copy of *this* course in which only each exercise's
+//! `src/lib.rs` comes from what is graded. The copy holds the crates the
+//! exercises need and nothing else: no `solutions/`, no `tests/` (their
+//! fixtures are near-solutions), no grader, no instructors' files. Its
+//! `Cargo.toml` is written for it: those crates, with overflow checks on
+//! (an underflow is a panic at the student's line, not a wrapped number).
+//!
+//! Everything the submission brings besides its files is ignored, and
+//! named in the report. The submission is read without following links
+//! (in any component of a path) and with a cap on every read, so neither
+//! a link to another student's folder nor a 2 GiB file does anything.
 //!
 //! The copy lives in the course's target directory and is reused: files
 //! are rewritten only when their content changed, so cargo's fingerprints
 //! (which look at modification times) rebuild only what differs. A lock
-//! file keeps two graders from staging into it at once.
-//!
-//! A grading session uses the copy named `stage`; batch grading gives each
-//! of its parallel jobs a copy of its own (`batch-1`, `batch-2`, ...), so
-//! that submissions are built in isolation and each copy's builds stay
-//! incremental from one student to the next. A new copy is seeded from a
-//! built one ([`seed`]), sources and target directory with their
-//! modification times, so that cargo finds it already built.
+//! file keeps two graders from staging into it at once. Batch grading
+//! gives each of its parallel jobs a copy of its own (`batch-1`, ...); a
+//! new copy is seeded from a built one ([`seed`]).
 
 use std::collections::BTreeSet;
+use std::ffi::OsStr;
 use std::fs::{self, File};
-use std::io;
-use std::path::{Path, PathBuf};
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
 
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::{Flock, FlockArg, OFlag};
+use nix::sys::stat::Mode;
 
-use crate::catalog::Exercise;
+use crate::catalog::{Exercise, EXERCISES};
 use crate::course::Course;
 
 /// The student's file in each exercise.
 pub const STUDENT_FILE: &str = "src/lib.rs";
 /// Largest student file taken (bytes).
-const MAX_STUDENT_FILE: u64 = 1 << 20;
+pub const MAX_STUDENT_FILE: u64 = 1 << 20;
 /// How many files of a submission are looked at before giving up listing.
 const MAX_WALK: usize = 20_000;
+/// Largest submission file compared with the course's when listing
+/// ignored files; a larger one is only compared by size.
+const MAX_COMPARED: u64 = 1 << 20;
+/// The course's own crates a staged copy holds, besides the exercises.
+const COURSE_CRATES: [&str; 3] = ["multiproc", "report", "scenarios"];
+
+/// What is graded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Submission {
+    /// A checkout of the course, or just its `exercises/` folder, or
+    /// either inside one extra folder (a zip of the repository).
+    Checkout(PathBuf),
+    /// The reference solutions, `solutions/*/src/lib.rs` of the course.
+    Solutions,
+}
 
 /// A staged copy of the course holding a submission's files.
 #[derive(Debug)]
@@ -49,6 +71,8 @@ pub struct Staged {
     pub taken: Vec<(&'static str, Result<String, String>)>,
     /// Files of the submission that were not used, with why.
     pub ignored: Vec<String>,
+    /// Notes on where the files were found ("found in course-main/").
+    pub notes: Vec<String>,
     /// Held while the copy is being built; see [`Staged::unlock`].
     lock: Option<Flock<File>>,
 }
@@ -77,61 +101,52 @@ fn lock(base: &Path, name: &str) -> io::Result<Flock<File>> {
 pub fn stage(
     course: &Course,
     name: &str,
-    submission: &Path,
+    submission: &Submission,
     exercises: &[&'static Exercise],
 ) -> io::Result<Staged> {
     let base = course.grader_dir();
     let lock = lock(&base, name)?;
     let root = base.join(name);
     let target_dir = root.join("target");
-    sync_tree(&course.root, &root, &course.target_dir)?;
-
-    let exercises_dir = submission_exercises(submission);
+    sync_course(&course.root, &root)?;
+    let mut notes = Vec::new();
+    let (from_root, exercises_rel) = match submission {
+        Submission::Solutions => (course.root.join("solutions"), PathBuf::new()),
+        Submission::Checkout(dir) => {
+            let (rel, note) = locate_exercises(dir);
+            notes.extend(note);
+            (dir.clone(), rel)
+        }
+    };
     let mut taken = Vec::new();
     let mut used = BTreeSet::new();
     for e in exercises {
-        let rel = format!("exercises/{}/{STUDENT_FILE}", e.dir);
-        let from = exercises_dir.join(e.dir).join(STUDENT_FILE);
-        let shown = from
-            .strip_prefix(submission)
-            .unwrap_or(&from)
-            .display()
-            .to_string();
-        let result = match fs::symlink_metadata(&from) {
-            Ok(m) if m.file_type().is_symlink() => {
-                Err(format!("{shown} is a symbolic link; not followed"))
-            }
-            Ok(m) if !m.is_file() => Err(format!("{shown} is not a file")),
-            Ok(m) if m.len() > MAX_STUDENT_FILE => Err(format!("{shown} is larger than 1 MiB")),
-            Ok(_) => copy_if_changed(&from, &root.join(&rel))
-                .map(|_| shown.clone())
-                .map_err(|err| format!("{shown}: {err}")),
-            Err(_) => Err(format!("the submission has no {shown}")),
-        };
+        let rel = exercises_rel.join(e.dir).join(STUDENT_FILE);
+        let shown = rel.display().to_string();
+        let dest = root.join("exercises").join(e.dir).join(STUDENT_FILE);
+        let result = read_capped(&from_root, &rel, MAX_STUDENT_FILE)
+            .and_then(|bytes| write_if_changed(&dest, &bytes).map_err(|e| e.to_string()))
+            .map(|_| shown.clone())
+            .map_err(|why| format!("{shown}: {why}"));
         if result.is_ok() {
-            used.insert(from.clone());
+            used.insert(rel);
         }
         taken.push((e.slug, result));
     }
-    let ignored = ignored_files(submission, &course.root, &used);
+    let ignored = match submission {
+        Submission::Checkout(dir) if dir != &course.root => {
+            ignored_files(dir, &exercises_rel, &course.root, &used)
+        }
+        _ => Vec::new(),
+    };
     Ok(Staged {
         root,
         target_dir,
         taken,
         ignored,
+        notes,
         lock: Some(lock),
     })
-}
-
-/// Makes the copy named `name` a pristine copy of the course (its stubs
-/// included) and returns its manifest, for a build of the course's own
-/// crates before any submission is staged there.
-pub fn pristine(course: &Course, name: &str) -> io::Result<PathBuf> {
-    let base = course.grader_dir();
-    let _lock = lock(&base, name)?;
-    let root = base.join(name);
-    sync_tree(&course.root, &root, &course.target_dir)?;
-    Ok(root.join("Cargo.toml"))
 }
 
 /// Whether the copy named `name` has been built.
@@ -196,37 +211,147 @@ fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// A submission is a checkout of the course, or just its `exercises/`.
-fn submission_exercises(submission: &Path) -> PathBuf {
-    let nested = submission.join("exercises");
-    if nested.is_dir() {
-        nested
-    } else {
-        submission.to_path_buf()
+/// Where the exercises are in a submission, relative to it: `exercises/`
+/// of a checkout, the folder itself when it holds the exercise folders,
+/// or either of those inside one extra folder (a zip with its top
+/// folder), which is said in a note.
+fn locate_exercises(dir: &Path) -> (PathBuf, Option<String>) {
+    let holds_exercises = |d: &Path| EXERCISES.iter().any(|e| is_real_dir(&d.join(e.dir)));
+    if is_real_dir(&dir.join("exercises")) {
+        return (PathBuf::from("exercises"), None);
     }
+    if holds_exercises(dir) {
+        return (PathBuf::new(), None);
+    }
+    let subdirs: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| PathBuf::from(e.file_name()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let [only] = subdirs.as_slice() {
+        let inner = dir.join(only);
+        let note = Some(format!(
+            "the submission's files were found inside its one folder `{}/`",
+            only.display()
+        ));
+        if is_real_dir(&inner.join("exercises")) {
+            return (only.join("exercises"), note);
+        }
+        if holds_exercises(&inner) {
+            return (only.clone(), note);
+        }
+    }
+    (PathBuf::from("exercises"), None)
 }
 
-/// Whether a directory entry at `rel` (relative to a checkout's root) is
-/// part of the course's sources, as opposed to build output or VCS data.
-fn is_source(rel: &Path, name: &str, is_dir: bool) -> bool {
-    let top = rel.components().count() == 1;
-    if is_dir && (name == ".git" || name == "target" || (top && name.starts_with("target-"))) {
-        return false;
-    }
-    !(name.starts_with('.') && name != ".cargo" && name != ".ci")
+/// A directory, and not a link to one.
+fn is_real_dir(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
 }
 
-/// Makes `to` a copy of the sources under `from`, touching only what
-/// changed and removing what is gone.
-fn sync_tree(from: &Path, to: &Path, skip: &Path) -> io::Result<()> {
-    let mut wanted = BTreeSet::new();
-    walk(from, skip, &mut |rel, path| {
-        wanted.insert(rel.to_path_buf());
-        copy_if_changed(path, &to.join(rel)).map(|_| ())
+/// Reads `base`/`rel` without following a link in any component of
+/// `rel`, and at most `cap` bytes; says why not in words.
+pub fn read_capped(base: &Path, rel: &Path, cap: u64) -> Result<Vec<u8>, String> {
+    let open = |dir: Option<&OwnedFd>, name: &OsStr, flags: OFlag| -> nix::Result<OwnedFd> {
+        let at = dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
+        let fd = nix::fcntl::openat(
+            // SAFETY: `at` is AT_FDCWD or a descriptor we own, alive here.
+            unsafe { std::os::fd::BorrowedFd::borrow_raw(at) },
+            name,
+            flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(fd)
+    };
+    let mut dir = open(None, base.as_os_str(), OFlag::O_DIRECTORY | OFlag::O_RDONLY)
+        .map_err(|e| format!("cannot open the submission: {e}"))?;
+    let parts: Vec<&OsStr> = rel
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    let Some((file, dirs)) = parts.split_last() else {
+        return Err("not a file".into());
+    };
+    let mut walked = PathBuf::new();
+    for part in dirs {
+        walked.push(part);
+        dir =
+            open(Some(&dir), part, OFlag::O_DIRECTORY | OFlag::O_RDONLY).map_err(|e| match e {
+                nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR if is_link(base, &walked) => {
+                    format!(
+                        "`{}` is a symbolic link; links are not followed",
+                        walked.display()
+                    )
+                }
+                nix::errno::Errno::ENOENT => "the submission has no such file".to_string(),
+                e => format!("cannot open `{}`: {e}", walked.display()),
+            })?;
+    }
+    walked.push(file);
+    let fd = open(Some(&dir), file, OFlag::O_RDONLY | OFlag::O_NONBLOCK).map_err(|e| match e {
+        nix::errno::Errno::ELOOP => "it is a symbolic link; links are not followed".to_string(),
+        nix::errno::Errno::ENOENT => "the submission has no such file".to_string(),
+        e => format!("cannot open it: {e}"),
     })?;
+    let file = File::from(fd);
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() > cap {
+        return Err(format!("larger than {} KiB", cap >> 10));
+    }
+    let mut bytes = Vec::new();
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > cap {
+        return Err(format!("larger than {} KiB", cap >> 10));
+    }
+    Ok(bytes)
+}
+
+fn is_link(base: &Path, rel: &Path) -> bool {
+    fs::symlink_metadata(base.join(rel)).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Makes `to` a copy of the course's crates that the exercises need, and
+/// writes its manifest (see the module docs); removes what is gone.
+fn sync_course(course: &Path, to: &Path) -> io::Result<()> {
+    let mut wanted = BTreeSet::new();
+    let roots: Vec<PathBuf> = COURSE_CRATES
+        .iter()
+        .map(PathBuf::from)
+        .chain(std::iter::once(PathBuf::from("exercises")))
+        .collect();
+    for top in &roots {
+        walk(&course.join(top), &mut |rel, path| {
+            let rel = top.join(rel);
+            // The student's own files are the submission's to give.
+            if rel.starts_with("exercises") && rel.ends_with(STUDENT_FILE) && to.join(&rel).exists()
+            {
+                wanted.insert(rel);
+                return Ok(());
+            }
+            wanted.insert(rel.clone());
+            copy_if_changed(path, &to.join(rel)).map(|_| ())
+        })?;
+    }
+    wanted.insert(PathBuf::from("Cargo.lock"));
+    copy_if_changed(&course.join("Cargo.lock"), &to.join("Cargo.lock"))?;
+    wanted.insert(PathBuf::from("Cargo.toml"));
+    write_if_changed(&to.join("Cargo.toml"), manifest(course)?.as_bytes())?;
     let mut stale = Vec::new();
-    walk(to, &to.join("target"), &mut |rel, path| {
-        if !wanted.contains(rel) {
+    walk(to, &mut |rel, path| {
+        if !rel.starts_with("target") && !wanted.contains(rel) {
             stale.push(path.to_path_buf());
         }
         Ok(())
@@ -237,12 +362,58 @@ fn sync_tree(from: &Path, to: &Path, skip: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Calls `f(relative path, path)` for every source file under `root`.
-fn walk(
-    root: &Path,
-    skip: &Path,
-    f: &mut dyn FnMut(&Path, &Path) -> io::Result<()>,
-) -> io::Result<()> {
+/// The staged copy's manifest: the course's workspace settings, its
+/// course crates and exercises as members, overflow checks on.
+fn manifest(course: &Path) -> io::Result<String> {
+    let text = fs::read_to_string(course.join("Cargo.toml"))?;
+    let mut doc: toml::Table = text.parse().map_err(io::Error::other)?;
+    let workspace = doc
+        .remove("workspace")
+        .and_then(|w| w.as_table().cloned())
+        .ok_or_else(|| io::Error::other("the course's Cargo.toml has no [workspace]"))?;
+    let mut members: Vec<toml::Value> = COURSE_CRATES
+        .iter()
+        .map(|c| toml::Value::from(*c))
+        .collect();
+    members.extend(
+        EXERCISES
+            .iter()
+            .map(|e| toml::Value::from(format!("exercises/{}", e.dir))),
+    );
+    let mut ws = toml::Table::new();
+    ws.insert("resolver".into(), "2".into());
+    ws.insert("members".into(), toml::Value::Array(members));
+    for key in ["package", "dependencies", "lints"] {
+        if let Some(v) = workspace.get(key) {
+            ws.insert(key.into(), v.clone());
+        }
+    }
+    let mut out = toml::Table::new();
+    out.insert("workspace".into(), toml::Value::Table(ws));
+    let mut release = toml::Table::new();
+    release.insert("debug".into(), 1.into());
+    release.insert("overflow-checks".into(), true.into());
+    let mut profile = toml::Table::new();
+    profile.insert("release".into(), toml::Value::Table(release));
+    out.insert("profile".into(), toml::Value::Table(profile));
+    Ok(format!(
+        "# Written by the grader: the course's crates that the exercises need.\n{}",
+        toml::to_string(&out).map_err(io::Error::other)?
+    ))
+}
+
+/// Whether a directory entry is part of a checkout's sources, as opposed
+/// to build output or VCS data.
+fn is_source(name: &str, is_dir: bool) -> bool {
+    if is_dir && (name == "target" || name.starts_with("target-")) {
+        return false;
+    }
+    !name.starts_with('.')
+}
+
+/// Calls `f(relative path, path)` for every source file under `root`,
+/// never following a link.
+fn walk(root: &Path, f: &mut dyn FnMut(&Path, &Path) -> io::Result<()>) -> io::Result<()> {
     let mut dirs = vec![root.to_path_buf()];
     let mut seen = 0usize;
     while let Some(dir) = dirs.pop() {
@@ -256,7 +427,7 @@ fn walk(
             let Ok(kind) = entry.file_type() else {
                 continue;
             };
-            if path == skip || !is_source(&rel, &name, kind.is_dir()) {
+            if !is_source(&name, kind.is_dir()) {
                 continue;
             }
             if kind.is_dir() {
@@ -276,7 +447,10 @@ fn walk(
 /// Copies `from` to `to` unless `to` already has the same bytes; returns
 /// whether it wrote.
 fn copy_if_changed(from: &Path, to: &Path) -> io::Result<bool> {
-    let new = fs::read(from)?;
+    write_if_changed(to, &fs::read(from)?)
+}
+
+fn write_if_changed(to: &Path, new: &[u8]) -> io::Result<bool> {
     if fs::read(to).is_ok_and(|old| old == new) {
         return Ok(false);
     }
@@ -288,23 +462,42 @@ fn copy_if_changed(from: &Path, to: &Path) -> io::Result<bool> {
 }
 
 /// The submission's files that were not taken and are not identical to
-/// the course's, as "path (why)".
-fn ignored_files(submission: &Path, course: &Path, used: &BTreeSet<PathBuf>) -> Vec<String> {
+/// the course's, as "path (why)". Sizes are compared first; no file is
+/// read past a cap.
+fn ignored_files(
+    submission: &Path,
+    exercises_rel: &Path,
+    course: &Path,
+    used: &BTreeSet<PathBuf>,
+) -> Vec<String> {
     let mut ignored = Vec::new();
-    let exercises_only = !submission.join("exercises").is_dir();
-    let _ = walk(submission, Path::new(""), &mut |rel, path| {
-        if used.contains(path) {
+    // Where the submission's root sits in the course: `exercises/` when
+    // only that folder was given.
+    let course_rel = |rel: &Path| -> Option<PathBuf> {
+        if exercises_rel.as_os_str().is_empty() {
+            return Some(Path::new("exercises").join(rel));
+        }
+        let top = exercises_rel.parent().unwrap_or(Path::new(""));
+        rel.strip_prefix(top).ok().map(Path::to_path_buf)
+    };
+    let _ = walk(submission, &mut |rel, path| {
+        if used.contains(rel) {
             return Ok(());
         }
-        let in_course = if exercises_only {
-            Path::new("exercises").join(rel)
-        } else {
-            rel.to_path_buf()
-        };
-        let note = match (fs::read(course.join(&in_course)), fs::read(path)) {
-            (Ok(a), Ok(b)) if a == b => return Ok(()),
-            (Ok(_), _) => "differs from the course's; the course's is used",
-            (Err(_), _) => "not part of the course",
+        let same = course_rel(rel).and_then(|c| {
+            let ours = fs::metadata(course.join(&c)).ok()?;
+            let theirs = fs::symlink_metadata(path).ok()?;
+            if ours.len() != theirs.len() || theirs.len() > MAX_COMPARED {
+                return Some(false);
+            }
+            let a = fs::read(course.join(&c)).ok()?;
+            let b = read_capped(submission, rel, MAX_COMPARED).ok()?;
+            Some(a == b)
+        });
+        let note = match same {
+            Some(true) => return Ok(()),
+            Some(false) => "differs from the course's; the course's is used",
+            None => "not part of the course",
         };
         ignored.push(format!("{} ({note})", rel.display()));
         Ok(())
@@ -313,26 +506,43 @@ fn ignored_files(submission: &Path, course: &Path, used: &BTreeSet<PathBuf>) -> 
     ignored
 }
 
+/// Gives the copy's build output to `uid`:`gid`, the user its builds run
+/// as, where it is not theirs yet.
+pub fn hand_over(target_dir: &Path, uid: u32, gid: u32) -> io::Result<()> {
+    fs::create_dir_all(target_dir)?;
+    let mine = |p: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        fs::symlink_metadata(p).is_ok_and(|m| m.uid() == uid && m.gid() == gid)
+    };
+    if mine(target_dir) {
+        return Ok(());
+    }
+    let mut dirs = vec![target_dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        std::os::unix::fs::lchown(&dir, Some(uid), Some(gid))?;
+        for entry in fs::read_dir(&dir)?.flatten() {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                dirs.push(path);
+            } else {
+                std::os::unix::fs::lchown(&path, Some(uid), Some(gid))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn build_output_and_vcs_data_are_not_sources() {
-        assert!(!is_source(Path::new("target"), "target", true));
-        assert!(!is_source(Path::new("target-gr"), "target-gr", true));
-        assert!(!is_source(Path::new(".git"), ".git", true));
-        assert!(is_source(Path::new(".cargo"), ".cargo", true));
-        assert!(is_source(
-            Path::new("exercises/03-locked-bank/src"),
-            "src",
-            true
-        ));
-        assert!(is_source(
-            Path::new("tests/target-notes.md"),
-            "target-notes.md",
-            false
-        ));
+        assert!(!is_source("target", true));
+        assert!(!is_source("target-gr", true));
+        assert!(!is_source(".git", true));
+        assert!(is_source("src", true));
+        assert!(is_source("target-notes.md", false));
     }
 
     #[test]
@@ -364,5 +574,46 @@ mod tests {
         fs::write(&a, "two").unwrap();
         assert!(copy_if_changed(&a, &b).unwrap());
         assert_eq!(fs::read_to_string(&b).unwrap(), "two");
+    }
+
+    #[test]
+    fn links_are_refused_in_any_component_and_reads_are_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        fs::create_dir_all(sub.join("exercises/01/src")).unwrap();
+        fs::write(sub.join("exercises/01/src/lib.rs"), "fn x() {}").unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        fs::create_dir_all(elsewhere.join("src")).unwrap();
+        fs::write(elsewhere.join("src/lib.rs"), "secret").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, sub.join("exercises/02")).unwrap();
+        std::os::unix::fs::symlink(
+            elsewhere.join("src/lib.rs"),
+            sub.join("exercises/01/src/link.rs"),
+        )
+        .unwrap();
+        let ok = read_capped(&sub, Path::new("exercises/01/src/lib.rs"), 100).unwrap();
+        assert_eq!(ok, b"fn x() {}");
+        let dir_link = read_capped(&sub, Path::new("exercises/02/src/lib.rs"), 100).unwrap_err();
+        assert!(
+            dir_link.contains("`exercises/02` is a symbolic link"),
+            "{dir_link}"
+        );
+        let file_link = read_capped(&sub, Path::new("exercises/01/src/link.rs"), 100).unwrap_err();
+        assert!(file_link.contains("symbolic link"), "{file_link}");
+        let capped = read_capped(&sub, Path::new("exercises/01/src/lib.rs"), 4).unwrap_err();
+        assert!(capped.contains("larger than"), "{capped}");
+        let missing = read_capped(&sub, Path::new("exercises/03/src/lib.rs"), 4).unwrap_err();
+        assert!(missing.contains("no such file"), "{missing}");
+    }
+
+    #[test]
+    fn a_zip_with_an_extra_top_folder_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("course-main/exercises/03-locked-bank/src")).unwrap();
+        let (rel, note) = locate_exercises(dir.path());
+        assert_eq!(rel, Path::new("course-main/exercises"));
+        assert!(note.unwrap().contains("course-main/"));
+        let (rel, note) = locate_exercises(&dir.path().join("course-main"));
+        assert_eq!((rel, note), (PathBuf::from("exercises"), None));
     }
 }

@@ -319,6 +319,7 @@ mod tests {
             object,
             value,
             t: 0,
+            off_schedule: false,
         }
     }
 
@@ -330,6 +331,7 @@ mod tests {
                 pid: 1,
                 cpus: 1,
                 time_scale: 0.0,
+                seed: 0,
                 params: Default::default(),
             }),
             summary: Some(Summary {

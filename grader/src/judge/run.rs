@@ -8,9 +8,11 @@
 
 use std::collections::BTreeMap;
 
-use course_report::{Event, Header, ParseError, Report, Summary, Worker};
+use course_report::{Event, Header, Param, ParseError, Report, RunConfig, Summary, Worker};
 
+use crate::judge::evidence;
 use crate::judge::narrate::Names;
+use crate::run::seccomp::{call_name, REFUSED_EXIT_CODE};
 use crate::run::supervise::{Ending, ProcInfo, RunOutcome};
 
 /// The exit code of a program that the controlled scheduler found
@@ -28,26 +30,22 @@ pub struct Unchecked(pub String);
 pub enum ReportProblem {
     /// The program never created it.
     Missing,
-    /// It exists but holds no record.
-    Empty,
     /// Larger than the grader reads.
     TooLarge(u64),
     /// A line is not a record.
     Malformed(ParseError),
-    /// The file could not be read.
-    Unreadable(String),
+    /// It contradicts what the grader knows: the configuration it sent,
+    /// or what the kernel said about the run's processes.
+    Rejected(String),
 }
 
 impl std::fmt::Display for ReportProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ReportProblem::Missing => {
-                write!(f, "no report: the program never wrote to COURSE_REPORT")
-            }
-            ReportProblem::Empty => write!(f, "empty report: the program wrote no record"),
+            ReportProblem::Missing => write!(f, "no report: the program wrote none"),
+            ReportProblem::Rejected(why) => write!(f, "report rejected: {why}"),
             ReportProblem::TooLarge(n) => write!(f, "report too large ({n} bytes)"),
             ReportProblem::Malformed(e) => write!(f, "{e}"),
-            ReportProblem::Unreadable(e) => write!(f, "report unreadable: {e}"),
         }
     }
 }
@@ -59,8 +57,9 @@ pub struct RunData {
     pub index: usize,
     /// The run's seed (scheduler and scenario).
     pub seed: u64,
-    /// The exercise's slug, to check the report is from it.
-    pub exercise: String,
+    /// What the grader asked the run to do: its own copy, which every
+    /// parameter is read from.
+    pub config: RunConfig,
     /// How the supervisor saw the run end.
     pub outcome: RunOutcome,
     /// The parsed report, or what was wrong with it.
@@ -77,19 +76,24 @@ pub struct RunData {
 }
 
 impl RunData {
-    /// Folds a run's outcome and report text together.
+    /// Folds a run's configuration, outcome and report together. A report
+    /// that contradicts the configuration or the kernel is rejected here
+    /// (see [`evidence`]), so that nothing is judged on it.
     pub fn new(
         index: usize,
-        seed: u64,
-        exercise: &str,
+        config: RunConfig,
         outcome: RunOutcome,
         report: Result<Report, ReportProblem>,
     ) -> RunData {
+        let report = report.and_then(|r| match evidence::check(&r, &config, &outcome) {
+            Ok(()) => Ok(r),
+            Err(why) => Err(ReportProblem::Rejected(why)),
+        });
         let names = report.as_ref().map(Names::from_report).unwrap_or_default();
         RunData {
             index,
-            seed,
-            exercise: exercise.to_string(),
+            seed: config.seed,
+            config,
             outcome,
             report,
             names,
@@ -163,13 +167,22 @@ impl RunData {
             .ok_or_else(|| Unchecked("the report has no header record".into()))
     }
 
-    /// A scenario parameter from the header (`start`, `steps`, ...).
+    /// A number parameter of the run (`start`, `steps`, ...), from the
+    /// grader's own copy of its configuration.
     pub fn param(&self, key: &str) -> Result<i64, Unchecked> {
-        self.header()?
-            .params
-            .get(key)
-            .copied()
-            .ok_or_else(|| Unchecked(format!("the report's header has no parameter `{key}`")))
+        match self.config.params.get(key) {
+            Some(Param::Int(n)) => Ok(*n),
+            _ => Err(Unchecked(format!("the run has no parameter `{key}`"))),
+        }
+    }
+
+    /// A list parameter of the run (the queue's items), from the grader's
+    /// own copy of its configuration.
+    pub fn param_list(&self, key: &str) -> Result<&[i64], Unchecked> {
+        match self.config.params.get(key) {
+            Some(Param::List(items)) => Ok(items),
+            _ => Err(Unchecked(format!("the run has no list parameter `{key}`"))),
+        }
     }
 
     /// The summary the main process writes last; without it the run ended
@@ -266,7 +279,11 @@ impl RunData {
             Ending::Exited {
                 code: DEADLOCK_EXIT_CODE,
             } => "deadlocked (exit code 86)".into(),
+            Ending::Exited {
+                code: REFUSED_EXIT_CODE,
+            } => self.refused_call_phrase(),
             Ending::Exited { code } => format!("exited with code {code}"),
+            Ending::Signaled { name, .. } if name == "SIGSYS" => self.refused_call_phrase(),
             Ending::Signaled { name, .. } => format!("killed by {name}"),
             Ending::TimedOut => format!(
                 "timed out; the process tree was killed{}",
@@ -275,6 +292,22 @@ impl RunData {
             Ending::OutputFlood => self.flood_phrase(),
             Ending::Interrupted => "interrupted".into(),
         }
+    }
+
+    /// "it made a system call the sandbox refuses (ptrace); the run was
+    /// stopped", naming the call from the runtime's line on stderr.
+    pub fn refused_call_phrase(&self) -> String {
+        let number = self
+            .outcome
+            .stderr
+            .lines()
+            .find_map(|l| l.split("refused system call ").nth(1))
+            .and_then(|n| n.split_whitespace().next()?.parse::<i64>().ok());
+        let name = match number.and_then(call_name) {
+            Some(name) => format!(" ({name})"),
+            None => String::new(),
+        };
+        format!("it made a system call the sandbox refuses{name}; the run was stopped")
     }
 
     /// "output flood: 16 MiB written, over the limit of 16 MiB; ...".
@@ -407,11 +440,16 @@ fn bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::judge::invariants::testing::exited;
+    use crate::judge::invariants::testing::{config, exited};
 
     #[test]
     fn a_limit_is_named_once() {
-        let mut run = RunData::new(0, 1, "locked-bank", exited(101), Err(ReportProblem::Empty));
+        let mut run = RunData::new(
+            0,
+            config("locked-bank"),
+            exited(101),
+            Err(ReportProblem::Missing),
+        );
         run.outcome.limit_hit = Some("process limit (64 at once) reached".into());
         assert_eq!(
             run.with_limit("fork refused".into()),
@@ -430,7 +468,12 @@ mod tests {
 
     #[test]
     fn a_flood_says_how_much() {
-        let mut run = RunData::new(0, 1, "unlocked-race", exited(0), Err(ReportProblem::Empty));
+        let mut run = RunData::new(
+            0,
+            config("unlocked-race"),
+            exited(0),
+            Err(ReportProblem::Missing),
+        );
         run.outcome.ending = Ending::OutputFlood;
         run.outcome.stdout_bytes = 16 << 20;
         run.outcome.stderr_bytes = 0;

@@ -207,6 +207,10 @@ pub enum ExerciseStatus {
     Failed,
     /// It did not build.
     BuildFailed,
+    /// Its file uses what exercises may not (the language boundary), or
+    /// its compiled code holds code that runs before `main`: it was not
+    /// run.
+    Refused,
     /// The submission has no file for it.
     Missing,
     /// The grader was interrupted (Ctrl-C) before it finished this

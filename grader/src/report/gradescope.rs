@@ -39,10 +39,17 @@ fn round(x: f64) -> f64 {
 
 /// Whether an exercise is scored as a whole (nothing ran) rather than
 /// invariant by invariant.
+///
+/// An exercise whose runs were cut short (interrupted) scores 0 as a
+/// whole: the runs it did not make could have failed, and a score must
+/// not reward stopping a session early.
 fn scored_whole(e: &ExerciseResult) -> bool {
     matches!(
         e.status,
-        ExerciseStatus::BuildFailed | ExerciseStatus::Missing
+        ExerciseStatus::BuildFailed
+            | ExerciseStatus::Refused
+            | ExerciseStatus::Missing
+            | ExerciseStatus::Interrupted
     ) || e.invariants.is_empty()
 }
 

@@ -116,6 +116,7 @@ fn exercise(out: &mut String, e: &ExerciseResult, p: Paint) {
         ExerciseStatus::Passed => p.green("passed"),
         ExerciseStatus::Failed => p.red("FAILED"),
         ExerciseStatus::BuildFailed => p.red("DOES NOT BUILD"),
+        ExerciseStatus::Refused => p.red("REFUSED"),
         ExerciseStatus::Missing => p.red("MISSING"),
         ExerciseStatus::Interrupted => p.yellow("INTERRUPTED"),
     };
@@ -128,7 +129,7 @@ fn exercise(out: &mut String, e: &ExerciseResult, p: Paint) {
     );
     if matches!(
         e.status,
-        ExerciseStatus::BuildFailed | ExerciseStatus::Missing
+        ExerciseStatus::BuildFailed | ExerciseStatus::Refused | ExerciseStatus::Missing
     ) || (e.status == ExerciseStatus::Interrupted && e.runs == 0)
     {
         if let Some(h) = &e.headline {

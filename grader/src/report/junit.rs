@@ -17,7 +17,7 @@ pub fn render(s: &Session) -> String {
         suite.add_property(("cpus", s.cpus.to_string().as_str()));
         if matches!(
             e.status,
-            ExerciseStatus::BuildFailed | ExerciseStatus::Missing
+            ExerciseStatus::BuildFailed | ExerciseStatus::Refused | ExerciseStatus::Missing
         ) || e.invariants.is_empty()
         {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);

@@ -3,34 +3,46 @@
 //! On SIGINT (or SIGTERM, or SIGHUP) the grader
 //! 1. stops scheduling runs and builds ([`interrupted`] is checked before
 //!    each one);
-//! 2. passes SIGINT on to every process it started (its run supervisors
-//!    and any cargo it runs): a supervisor that gets it ends the run in
-//!    progress as [`Ending::Interrupted`](crate::run::supervise::Ending), killing
-//!    and reaping its whole tree;
+//! 2. ends every box it has (see [`slot::kill_all`](super::slot::kill_all)):
+//!    the runs and builds in progress stop with their whole process trees;
 //! 3. reports the runs that finished, marks the exercises it did not
 //!    finish, and exits with status 130.
 //!
-//! A second Ctrl-C ends the grader at once (the handler is reset by the
-//! first): its supervisors, already told to stop, still clean up.
-//!
-//! From a terminal, Ctrl-C reaches the supervisors directly too (they are
-//! in the grader's process group; the programs are not). Passing it on
-//! covers `kill -INT` of the grader alone.
+//! Only the terminal (the kernel, on Ctrl-C) or the grader's own parent
+//! may interrupt it: a signal sent by any other process is ignored, so a
+//! graded program (which in any case runs in a box, as another user,
+//! with no view of the grader) can never cut a session short to be
+//! scored on the runs that finished. A second Ctrl-C ends the grader at
+//! once.
 
-use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
 use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
-use nix::unistd::Pid;
 
 /// The exit status of an interrupted grader (128 + SIGINT, as shells do).
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static PARENT: AtomicI32 = AtomicI32::new(0);
 
-extern "C" fn on_signal(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
+extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: the kernel hands an SA_SIGINFO handler a valid siginfo.
+    let (code, sender) = unsafe { ((*info).si_code, (*info).si_pid()) };
+    // SI_USER is kill(2) from a process: the parent's only. Anything else
+    // (SI_KERNEL: Ctrl-C at the terminal) is the user's.
+    if code == libc::SI_USER && sender != PARENT.load(Ordering::SeqCst) {
+        return;
+    }
+    if INTERRUPTED.swap(true, Ordering::SeqCst) {
+        // A second interrupt: leave at once, as promised.
+        // SAFETY: restoring the default action and raising are
+        // async-signal-safe.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+            libc::raise(sig);
+        }
+    }
 }
 
 /// Whether the grader has been interrupted.
@@ -38,18 +50,18 @@ pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
-/// Installs the handlers and starts the thread that passes the interrupt
-/// on to the grader's children. Call once, early in `main` (after the
-/// supervisor's entry point has had its chance).
+/// Installs the handlers and starts the thread that ends the boxes once
+/// interrupted. Call once, early in `main` (after the supervisor's entry
+/// point has had its chance).
 pub fn install() {
+    PARENT.store(nix::unistd::getppid().as_raw(), Ordering::SeqCst);
     let action = SigAction::new(
-        SigHandler::Handler(on_signal),
-        SaFlags::SA_RESETHAND | SaFlags::SA_RESTART,
+        SigHandler::SigAction(on_signal),
+        SaFlags::SA_SIGINFO | SaFlags::SA_RESTART,
         SigSet::empty(),
     );
     for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        // SAFETY: the handler only stores to an atomic, which is
-        // async-signal-safe.
+        // SAFETY: the handler only reads its siginfo and stores to atomics.
         let _ = unsafe { signal::sigaction(sig, &action) };
     }
     let _ = std::thread::Builder::new()
@@ -57,32 +69,12 @@ pub fn install() {
         .spawn(watch);
 }
 
-/// Waits for an interrupt, then tells every child (now and later) to stop.
+/// Waits for an interrupt, then ends every box (now and later).
 fn watch() {
-    let mut told = BTreeSet::new();
     loop {
         std::thread::sleep(Duration::from_millis(20));
-        if !interrupted() {
-            continue;
-        }
-        for pid in crate::run::sweep::my_children() {
-            if told.insert(pid) {
-                let _ = signal::kill(Pid::from_raw(pid), Signal::SIGINT);
-            }
-        }
-    }
-}
-
-/// Whether a run that ended as interrupted was stopped by this grader's
-/// interrupt (and not by a program that signalled its supervisor): the
-/// signal reaches the grader at about the time it reaches the supervisors,
-/// so a moment's grace settles a race between them.
-pub fn confirms() -> bool {
-    for _ in 0..10 {
         if interrupted() {
-            return true;
+            super::slot::kill_all();
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
-    false
 }

@@ -1,54 +1,57 @@
-//! Running an exercise program: one supervised run, and many in parallel.
+//! Running an exercise program: one run in a box, and many in parallel.
 //!
-//! Every run goes through [`supervise::run`]: its own process group, a
-//! deadline, the whole tree killed and reaped at the end, output capped.
-//! The program is told where to write its report (a file in a directory of
-//! its own, which is also its working directory and its `TMPDIR`, removed
-//! once the report is read), how to schedule (`MULTIPROC_SCHED`, seeded
-//! per run), how fast its pauses go, and the seed for its own random
-//! choices.
+//! Every grading thread has a slot: a box set up once (see
+//! [`sandbox`](super::sandbox)), with an unprivileged uid of its own, in
+//! which the exercise program runs as a fork server. A run is one request
+//! to the box's supervisor: the run's [`RunConfig`] (the scheduling mode,
+//! the time scale, every parameter of the scenario, drawn by the grader
+//! from the run's seed), answered with how the run ended, its output, its
+//! report and the pids it was given. The grader keeps its own copy of the
+//! configuration and judges against that.
 //!
-//! A program can also turn on its supervisor, which is its parent:
-//! - kill it: the grader then kills the run's processes itself (found by
-//!   the run's report path in their environment, see [`sweep`]) and
-//!   removes the supervisor's cgroup;
-//! - send it SIGTERM or SIGINT, which a supervisor takes for the grader's
-//!   Ctrl-C: it stops the run, and stays stopping every later run; the
-//!   grader retires it (and the thread it served) unless the grader
-//!   itself was interrupted.
-//!
-//! Either way the run fails with a verdict that says so.
+//! A slot whose box fails (its supervisor does not answer in time, or
+//! ends) costs the run in progress, which fails saying so, and is set up
+//! anew for the next run.
 
-use std::fs;
-use std::io::{self, Read};
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use course_report::Report;
+use course_report::{Params, Report, RunConfig};
 
-use crate::judge::run::{short_list, ReportProblem, RunData};
+use crate::build::compile::SYSTEM_DIRS;
+use crate::judge::run::{ReportProblem, RunData};
 use crate::mode::ModeKind;
+use crate::run::cgroup::GroupLimits;
 use crate::run::interrupt;
-use crate::run::supervise::{self, Ending, Limits, RunOutcome, RunSpec};
-use crate::run::sweep;
+use crate::run::sandbox::{Bind, BoxSpec};
+use crate::run::slot::BoxHandle;
+use crate::run::supervise::{Answer, Ending, Limits, Request, RunOutcome};
 
-/// Largest report read (bytes); the runs' file-size limit is above it.
-const MAX_REPORT: u64 = 32 << 20;
+/// Where the program being graded is, inside its box.
+pub const BOX_BIN: &str = "/grader/bin";
+/// Processes a run may have alive at once.
+pub const RUN_PROCESSES: u32 = 64;
+/// Memory a whole run may hold (every process, and its files in `/tmp`
+/// and `/dev/shm`).
+pub const RUN_MEMORY: u64 = 2 << 30;
+/// The first uid of the runs' boxes; slot `k` runs as `RUN_UID + k`.
+pub const RUN_UID: u32 = 62_000;
 
 /// How to run one exercise's program.
 #[derive(Clone, Debug)]
 pub struct Plan {
     /// The exercise's slug.
     pub exercise: String,
-    /// The program.
+    /// The program, on the host.
     pub program: PathBuf,
-    /// Extra arguments (none when grading).
-    pub args: Vec<String>,
+    /// The lesson's buggy program to run instead, if any.
+    pub demo: Option<String>,
     /// The scheduling mode.
     pub mode: ModeKind,
-    /// An exact `MULTIPROC_SCHED` value to use instead of `mode` (replay).
+    /// An exact scheduling mode to use instead of `mode` (replay).
     pub sched_override: Option<String>,
     /// The seed of run 0; run `i` has `base_seed + i`.
     pub base_seed: u64,
@@ -56,6 +59,10 @@ pub struct Plan {
     pub time_scale: f64,
     /// Each run's deadline.
     pub timeout: Duration,
+    /// The scenario's parameters for a run's seed.
+    pub params: fn(u64) -> Params,
+    /// Run without the OS sandbox (tests of the other layers only).
+    pub bare: bool,
 }
 
 impl Plan {
@@ -64,179 +71,238 @@ impl Plan {
         self.base_seed.wrapping_add(index as u64)
     }
 
-    /// The `MULTIPROC_SCHED` of run `index`.
-    pub fn sched(&self, index: usize) -> String {
-        self.sched_override
-            .clone()
-            .unwrap_or_else(|| self.mode.env_value(self.seed(index)))
-    }
-
-    /// The environment of run `index`, which writes its report to `report`.
-    pub fn env(&self, index: usize, report: &Path) -> Vec<(String, String)> {
+    /// The configuration of run `index`: what the program is told, and
+    /// what the grader judges it against.
+    pub fn config(&self, index: usize) -> RunConfig {
         let seed = self.seed(index);
-        let sched = self.sched(index);
-        vec![
-            (
-                course_report::REPORT_ENV.into(),
-                report.display().to_string(),
-            ),
-            ("MULTIPROC_SCHED".into(), sched),
-            ("MULTIPROC_TIME_SCALE".into(), self.time_scale.to_string()),
-            ("COURSE_SEED".into(), seed.to_string()),
-            // A panic is read from the report; a backtrace would only
-            // bury it.
-            ("RUST_BACKTRACE".into(), "0".into()),
-        ]
+        RunConfig {
+            exercise: self.exercise.clone(),
+            seed,
+            sched: self
+                .sched_override
+                .clone()
+                .unwrap_or_else(|| self.mode.env_value(seed)),
+            time_scale: self.time_scale,
+            demo: self.demo.clone(),
+            params: (self.params)(seed),
+        }
+    }
+
+    /// The limits of each run.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            timeout: self.timeout,
+            ..Limits::default()
+        }
     }
 }
 
-/// A finished run, and whether the thread that ran it must retire its
-/// supervisor (see the module's documentation).
-pub struct Ran {
-    /// The run.
-    pub run: RunData,
-    /// The supervisor was told to stop by the program: it will stop every
-    /// later run too.
-    pub retire: bool,
+/// A grading thread's box, and the program it serves.
+struct Slot {
+    handle: BoxHandle,
+    serving: Option<PathBuf>,
+    bare: bool,
 }
 
-/// Runs `plan`'s program once, as run `index`, in a directory of its own
-/// under `dir` (removed afterwards).
-pub fn run_once(plan: &Plan, index: usize, dir: &Path) -> RunData {
-    run_supervised(plan, index, dir).run
+thread_local! {
+    static SLOT: RefCell<Option<Slot>> = const { RefCell::new(None) };
 }
 
-/// [`run_once`], saying whether the calling thread's supervisor must be
-/// retired.
-pub fn run_supervised(plan: &Plan, index: usize, dir: &Path) -> Ran {
-    let run_dir = dir.join(format!("{}-{index}", plan.exercise));
-    let _ = fs::remove_dir_all(&run_dir);
-    let _ = fs::create_dir_all(&run_dir);
-    let report_path = run_dir.join("report.jsonl");
-    let mut env = plan.env(index, &report_path);
-    env.push(("TMPDIR".into(), run_dir.display().to_string()));
-    let spec = RunSpec {
-        program: plan.program.clone(),
-        args: plan.args.clone(),
-        env,
-        cwd: Some(run_dir.clone()),
-        limits: Limits {
-            timeout: plan.timeout,
-            ..Limits::default()
-        },
-    };
-    let mut trouble = None;
-    let mut retire = false;
-    let mut interrupted = false;
-    let outcome = match supervise::run(&spec) {
-        Ok(outcome) => {
-            if outcome.ending == Ending::Interrupted {
-                if interrupt::confirms() {
-                    interrupted = true;
-                } else {
-                    retire = true;
-                    trouble = Some(
-                        "it signalled its parent, the grader's run supervisor, to stop (a \
-                         program must not signal its parent); the run was stopped and its \
-                         processes killed"
-                            .to_string(),
-                    );
-                }
+/// Slot numbers, one per box this grader sets up for runs.
+static SLOTS: AtomicUsize = AtomicUsize::new(0);
+
+fn run_box(bin_dir: &Path, bare: bool) -> BoxSpec {
+    let slot = SLOTS.fetch_add(1, Ordering::Relaxed) % 4096;
+    let mut binds: Vec<Bind> = SYSTEM_DIRS.iter().map(|d| Bind::read_only(*d)).collect();
+    binds.push(Bind {
+        path: bin_dir.to_path_buf(),
+        at: Some(PathBuf::from(BOX_BIN)),
+        writable: false,
+    });
+    BoxSpec {
+        name: format!("runs-{slot}"),
+        uid: RUN_UID + slot as u32,
+        gid: RUN_UID + slot as u32,
+        binds,
+        tmp_mib: 256,
+        shm_mib: 256,
+        scratch: Vec::new(),
+        cgroup_procs: Vec::new(),
+        bare,
+    }
+}
+
+/// The variable the course's tests mark their graders with: passed on to
+/// the programs, so that a test can find any process a run left behind.
+pub const MARK_ENV: &str = "COURSE_GRADER_MARK";
+
+/// The environment of a served program: nothing of the grader's (but the
+/// tests' mark).
+fn program_env() -> Vec<(String, String)> {
+    let mark = std::env::var(MARK_ENV).ok().map(|m| (MARK_ENV, m));
+    [
+        ("PATH", "/usr/bin:/bin".to_string()),
+        ("HOME", "/tmp".to_string()),
+        ("TMPDIR", "/tmp".to_string()),
+        ("LANG", "C.UTF-8".to_string()),
+        // A panic is read from the report; a backtrace would only bury it.
+        ("RUST_BACKTRACE", "0".to_string()),
+    ]
+    .into_iter()
+    .chain(mark)
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Runs `plan`'s program once, as run `index`, in this thread's slot.
+pub fn run_once(plan: &Plan, index: usize) -> RunData {
+    let config = plan.config(index);
+    let (outcome, trouble, limit) = SLOT.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        match ask(&mut slot, plan, &config) {
+            Ok((outcome, limit)) => (outcome, None, limit),
+            Err(e) => {
+                // A slot that failed is not trusted again.
+                *slot = None;
+                (lost_supervisor(), Some(e), None)
             }
-            outcome
         }
-        Err(e) => {
-            // The supervisor is gone: whatever the run left is ours to
-            // kill.
-            let entry = format!("{}={}", course_report::REPORT_ENV, report_path.display());
-            let killed = sweep::kill_by_env(&entry);
-            sweep::stale_cgroups();
-            interrupted = interrupt::interrupted();
-            let killed = match killed.len() {
-                0 => String::new(),
-                _ => format!(": {}", short_list(killed)),
-            };
-            // It died with the run under way (no answer), or could not be
-            // started at all.
-            let died = e.kind() == io::ErrorKind::BrokenPipe
-                || e.to_string().contains("supervisor failed");
-            trouble = Some(if died {
-                format!(
-                    "its parent, the grader's run supervisor, was killed during the run (a \
-                     program must not kill its parent); the grader stopped the run and killed \
-                     its processes{killed}"
-                )
-            } else {
-                format!("the grader could not start the run: {e}")
-            });
-            lost_supervisor()
-        }
-    };
-    let report = read_report(&report_path);
-    let _ = fs::remove_dir_all(&run_dir);
-    let mut run = RunData::new(index, plan.seed(index), &plan.exercise, outcome, report);
-    run.trouble = trouble;
+    });
+    let interrupted =
+        interrupt::interrupted() && (trouble.is_some() || outcome.ending == Ending::Interrupted);
+    let report = read_report(&outcome);
+    let mut outcome = outcome;
+    if outcome.limit_hit.is_none() {
+        outcome.limit_hit = limit;
+    }
+    let mut run = RunData::new(index, config, outcome, report);
+    run.trouble = if interrupted { None } else { trouble };
     run.interrupted = interrupted;
-    Ran { run, retire }
+    run
+}
+
+/// One run through the slot's box, setting the box up or serving the
+/// program first where needed; the outcome and the control group's limit
+/// reached, if one was.
+fn ask(
+    slot: &mut Option<Slot>,
+    plan: &Plan,
+    config: &RunConfig,
+) -> Result<(RunOutcome, Option<String>), String> {
+    let bin_dir = plan.program.parent().unwrap_or(Path::new("/"));
+    let fresh = slot.as_ref().is_none_or(|s| {
+        let same_dir = s
+            .serving
+            .as_ref()
+            .is_some_and(|p| p.parent() == Some(bin_dir));
+        s.bare != plan.bare || !same_dir
+    });
+    if fresh {
+        *slot = None;
+        let limits = GroupLimits {
+            pids: RUN_PROCESSES + 2,
+            memory: RUN_MEMORY,
+        };
+        let handle = BoxHandle::start(run_box(bin_dir, plan.bare), limits)
+            .map_err(|e| format!("the grader could not set up the run's sandbox: {e}"))?;
+        *slot = Some(Slot {
+            handle,
+            serving: None,
+            bare: plan.bare,
+        });
+    }
+    let s = slot.as_mut().expect("just set");
+    if s.serving.as_deref() != Some(plan.program.as_path()) {
+        let name = plan.program.file_name().unwrap_or_default();
+        let program = if s.handle.isolation.own_root {
+            Path::new(BOX_BIN).join(name)
+        } else {
+            plan.program.clone()
+        };
+        let request = Request::Serve {
+            program,
+            env: program_env(),
+            limits: plan.limits(),
+        };
+        match s.handle.ask(&request, Duration::from_secs(30)) {
+            Ok(Answer::Served) => s.serving = Some(plan.program.clone()),
+            Ok(Answer::Error { message }) => {
+                return Err(format!("the program could not be started: {message}"))
+            }
+            Ok(other) => return Err(format!("unexpected answer {other:?}")),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let request = Request::Run {
+        config: config.clone(),
+        limits: plan.limits(),
+    };
+    // The supervisor enforces the deadline; this one is for the supervisor.
+    let deadline = plan.timeout + Duration::from_secs(10);
+    match s.handle.ask(&request, deadline) {
+        Ok(Answer::Outcome(outcome)) => {
+            let limit = s.handle.group_limit_hit();
+            Ok((*outcome, limit))
+        }
+        Ok(Answer::Error { message }) => Err(format!("the run could not be started: {message}")),
+        Ok(other) => Err(format!("unexpected answer {other:?}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Ends this thread's slot (its box): the next run sets a new one up.
+pub fn close_slot() {
+    SLOT.with(|cell| *cell.borrow_mut() = None);
 }
 
 /// The outcome of a run whose supervisor did not answer.
 fn lost_supervisor() -> RunOutcome {
     RunOutcome {
         ending: Ending::Exited { code: -1 },
-        stdout: String::new(),
-        stderr: String::new(),
-        stdout_bytes: 0,
-        stderr_bytes: 0,
-        elapsed_ms: 0.0,
-        stuck: vec![],
-        leftovers: vec![],
-        limit_hit: None,
-        warnings: Vec::new(),
+        ..RunOutcome::default()
     }
 }
 
-fn read_report(path: &Path) -> Result<Report, ReportProblem> {
-    let file = match fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ReportProblem::Missing),
-        Err(e) => return Err(ReportProblem::Unreadable(e.to_string())),
+fn read_report(outcome: &RunOutcome) -> Result<Report, ReportProblem> {
+    let Some(text) = &outcome.report else {
+        return Err(ReportProblem::Missing);
     };
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if len > MAX_REPORT {
-        return Err(ReportProblem::TooLarge(len));
+    if outcome.report_cut {
+        return Err(ReportProblem::TooLarge(text.len() as u64));
     }
-    let mut bytes = Vec::new();
-    file.take(MAX_REPORT)
-        .read_to_end(&mut bytes)
-        .map_err(|e| ReportProblem::Unreadable(e.to_string()))?;
-    let text = String::from_utf8_lossy(&bytes);
     if text.trim().is_empty() {
-        return Err(ReportProblem::Empty);
+        return Err(ReportProblem::Missing);
     }
-    Report::parse(&text).map_err(ReportProblem::Malformed)
+    Report::parse(text).map_err(ReportProblem::Malformed)
 }
 
 /// Runs `work(i)` for every `i` in `0..count` on `jobs` threads, handing
-/// each result to `done` on the calling thread as it arrives. `work`
-/// returns its result and whether its thread must retire (its run
-/// supervisor is no longer to be trusted): another thread takes its place.
-/// Once the grader is interrupted no new `work` starts.
+/// each result to `done` on the calling thread as it arrives. Each thread
+/// keeps its slot (its box) from one run to the next and ends it when it
+/// is done. Once the grader is interrupted no new `work` starts.
 pub fn parallel<T: Send>(
     count: usize,
     jobs: usize,
-    work: impl Fn(usize) -> (T, bool) + Sync,
+    work: impl Fn(usize) -> T + Sync,
     mut done: impl FnMut(T),
 ) {
-    let pool = Pool {
-        next: AtomicUsize::new(0),
-        count,
-        work,
-    };
+    let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel();
     std::thread::scope(|scope| {
         for _ in 0..jobs.clamp(1, count.max(1)) {
-            pool.worker(scope, tx.clone());
+            let (tx, next, work) = (tx.clone(), &next, &work);
+            scope.spawn(move || {
+                loop {
+                    if interrupt::interrupted() {
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count || tx.send(work(i)).is_err() {
+                        break;
+                    }
+                }
+                close_slot();
+            });
         }
         drop(tx);
         for result in rx {
@@ -245,51 +311,14 @@ pub fn parallel<T: Send>(
     });
 }
 
-/// The shared state of [`parallel`]'s threads.
-struct Pool<W> {
-    next: AtomicUsize,
-    count: usize,
-    work: W,
-}
-
-impl<W> Pool<W> {
-    /// Starts a worker thread; one that retires starts its successor.
-    fn worker<'scope, 'env, T: Send + 'scope>(
-        &'env self,
-        scope: &'scope std::thread::Scope<'scope, 'env>,
-        tx: mpsc::Sender<T>,
-    ) where
-        W: Fn(usize) -> (T, bool) + Sync,
-    {
-        scope.spawn(move || loop {
-            if interrupt::interrupted() {
-                break;
-            }
-            let i = self.next.fetch_add(1, Ordering::Relaxed);
-            if i >= self.count {
-                break;
-            }
-            let (result, retire) = (self.work)(i);
-            if tx.send(result).is_err() {
-                break;
-            }
-            if retire {
-                // This thread's supervisor ends with the thread.
-                self.worker(scope, tx);
-                break;
-            }
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn every_job_is_done_once_even_when_threads_retire() {
+    fn every_job_is_done_once() {
         let mut seen = Vec::new();
-        parallel(50, 3, |i| (i, i % 7 == 0), |i| seen.push(i));
+        parallel(50, 3, |i| i, |i| seen.push(i));
         seen.sort();
         assert_eq!(seen, (0..50).collect::<Vec<_>>());
     }

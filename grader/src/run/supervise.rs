@@ -1,74 +1,82 @@
-//! Run supervision: one run of a student's program, bounded and cleaned up.
+//! The supervisor: the process inside a box that runs what the grader asks
+//! and tells it, from the kernel's point of view, what happened.
 //!
-//! The grader runs many programs at once from several threads, and a
-//! student's program may do anything: hang, fork without end, daemonize a
-//! grandchild, flood its output. So every run gets a *supervisor*: the
-//! grader starts itself again as `grader __supervise`, a small
-//! single-threaded process that
+//! The grader starts itself again as `grader __supervise`, one per grading
+//! slot (and one per build), and talks to it over its stdin and stdout,
+//! one JSON line each way. The first line is the [`BoxSpec`]: the
+//! supervisor sets its box up ([`sandbox::enter`]) and answers
+//! [`Answer::Ready`] with what it could isolate. Then, one at a time:
 //!
-//! 1. becomes a child subreaper (`PR_SET_CHILD_SUBREAPER`), so every
-//!    descendant of the program that loses its parent is re-parented to the
-//!    supervisor instead of escaping to init;
-//! 2. moves itself, where the kernel lets it, into an empty network
-//!    namespace (so no program it runs has a network), and puts each
-//!    program in its own process group and in the supervisor's pids cgroup
-//!    (which caps how many processes it may have, even as root, where
-//!    `RLIMIT_NPROC` does nothing, and lists every process it made);
-//! 3. sets resource limits in the child before `exec`: address space, CPU
-//!    time, file size, open files;
-//! 4. reads the program's stdout and stderr, keeping the first
-//!    `output_cap` bytes of each and ending the run if it floods;
-//! 5. at the deadline, notes every process of the tree and where in the
-//!    kernel it waits (`/proc/PID/wchan`), then kills the whole tree;
-//! 6. when the program's main process has ended, kills and reaps whatever
-//!    it left behind, and answers the grader with a [`RunOutcome`] as JSON.
+//! - [`Request::Exec`]: run a program to its end (a build's `cargo`);
+//! - [`Request::Serve`]: start an exercise program as a fork server;
+//! - [`Request::Run`]: one run through that server: the supervisor hands
+//!   it the run's configuration and three pipes (stdout, stderr, report),
+//!   and gets the pid of a freshly forked process, which is the
+//!   supervisor's own child (see `scenarios::serve`).
 //!
-//! A supervisor serves one grader thread and runs its runs one after the
-//! other, so its setup (exec, namespace, cgroup) is paid once, not per run.
+//! For every run or program the supervisor, which is the box's init:
 //!
-//! A per-run process keeps all of this away from the grader's threads:
-//! reaping with `waitpid(-1)` or receiving orphans in a multi-threaded
-//! grader would steal other threads' children.
+//! 1. reads stdout, stderr and the report, keeping the first bytes of
+//!    each and ending the run if it floods;
+//! 2. enforces the deadline; at the deadline it notes every process of
+//!    the box and where in the kernel it waits (`/proc/PID/wchan`);
+//! 3. reaps the main process itself, so its exit status is the kernel's;
+//! 4. then kills and reaps everything else in the box (the fork server
+//!    aside) and names what was left running;
+//! 5. reads the last pid the box's pid namespace gave out, so that the
+//!    grader knows exactly which processes the run made: pids are handed
+//!    out in order, and nothing else in the box makes any;
+//! 6. empties `/tmp` and `/dev/shm`, naming what was left in `/dev/shm`;
+//! 7. answers with a [`RunOutcome`].
+//!
+//! Nothing in the box can reach the supervisor: it runs as root while the
+//! box's processes run as another user, and a pid namespace's init
+//! cannot be killed or stopped from inside. Its answers still have a
+//! deadline on the grader's side (see [`slot`](super::slot)).
 
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::CString;
 use std::fs;
-use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::{self, BufRead, IoSlice, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use course_report::RunConfig;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{self, SigHandler, Signal};
+use nix::sys::socket::{
+    sendmsg, socketpair, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType,
+};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
-
 use serde::{Deserialize, Serialize};
 
-/// Resource limits for one run.
+use super::sandbox::{self, BoxSpec, Confinement, Isolation};
+
+/// Resource limits for one run or program.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Limits {
-    /// Wall-clock deadline; the whole process tree is killed when it passes.
+    /// Wall-clock deadline; the whole box is killed when it passes.
     pub timeout: Duration,
     /// Bytes of stdout and of stderr kept (each); more is counted, not kept.
     pub output_cap: usize,
-    /// Output past this many bytes (stdout + stderr) ends the run as a flood.
+    /// Output past this many bytes (stdout + stderr + report) ends the run
+    /// as a flood.
     pub output_kill: u64,
-    /// RLIMIT_AS in bytes.
+    /// RLIMIT_AS in bytes, per process.
     pub address_space: Option<u64>,
-    /// RLIMIT_CPU in seconds.
+    /// RLIMIT_CPU in seconds, per process.
     pub cpu_seconds: Option<u64>,
     /// RLIMIT_FSIZE in bytes.
     pub file_size: Option<u64>,
     /// RLIMIT_NOFILE.
     pub open_files: Option<u64>,
-    /// Most processes the run may have alive at once (pids cgroup).
-    pub max_processes: Option<u32>,
+    /// Largest report kept (bytes); a longer one is cut and marked.
+    pub report_cap: usize,
 }
 
 impl Default for Limits {
@@ -81,24 +89,65 @@ impl Default for Limits {
             cpu_seconds: Some(60),
             file_size: Some(64 << 20),
             open_files: Some(256),
-            max_processes: Some(64),
+            report_cap: 32 << 20,
         }
     }
 }
 
-/// What to run.
+/// A program to run to its end.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunSpec {
     /// The program.
     pub program: PathBuf,
     /// Its arguments.
     pub args: Vec<String>,
-    /// Variables added to the environment.
+    /// Its whole environment: nothing of the grader's is passed on.
     pub env: Vec<(String, String)>,
     /// Working directory.
     pub cwd: Option<PathBuf>,
     /// Limits.
     pub limits: Limits,
+}
+
+/// What the grader asks a supervisor.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "kebab-case")]
+pub enum Request {
+    /// Run a program to its end.
+    Exec(RunSpec),
+    /// Start `program` as a fork server (replacing any other).
+    Serve {
+        /// The exercise program.
+        program: PathBuf,
+        /// Its environment.
+        env: Vec<(String, String)>,
+        /// Per-process limits, inherited by every run.
+        limits: Limits,
+    },
+    /// One run through the fork server.
+    Run {
+        /// What the run is to do.
+        config: RunConfig,
+        /// Its limits (the per-process ones were set with the server).
+        limits: Limits,
+    },
+}
+
+/// A supervisor's answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "answer", rename_all = "kebab-case")]
+pub enum Answer {
+    /// The box is set up, with this much isolation.
+    Ready(Isolation),
+    /// A program or run ended.
+    Outcome(Box<RunOutcome>),
+    /// The fork server is up.
+    Served,
+    /// The request could not be carried out.
+    Error {
+        /// Why.
+        message: String,
+    },
 }
 
 /// How a run ended.
@@ -117,10 +166,10 @@ pub enum Ending {
     Interrupted,
 }
 
-/// A process seen in the run's tree.
+/// A process seen in the box.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcInfo {
-    /// Its pid.
+    /// Its pid (in the box's pid namespace).
     pub pid: i32,
     /// Its command name (`/proc/PID/comm`).
     pub name: String,
@@ -131,8 +180,20 @@ pub struct ProcInfo {
     pub wchan: String,
 }
 
+/// The pids a run was given: the kernel hands them out in order, and
+/// nothing else in the box makes processes while it runs, so the run's
+/// processes are exactly `main..=last`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PidRange {
+    /// The run's main process.
+    pub main: i32,
+    /// The last pid given out in the box when the run was over (known
+    /// where the box has a pid namespace of its own).
+    pub last: Option<i32>,
+}
+
 /// Everything known about one run.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct RunOutcome {
     /// How it ended.
     pub ending: Ending,
@@ -146,7 +207,7 @@ pub struct RunOutcome {
     pub stderr_bytes: u64,
     /// Wall time from start to the end of the main process, in ms.
     pub elapsed_ms: f64,
-    /// On a timeout: every process of the tree, and where it was stuck.
+    /// On a timeout: every process of the box, and where it was stuck.
     pub stuck: Vec<ProcInfo>,
     /// Processes still alive after the main process ended (killed since).
     pub leftovers: Vec<ProcInfo>,
@@ -154,431 +215,605 @@ pub struct RunOutcome {
     pub limit_hit: Option<String>,
     /// Limits that could not be applied here, and similar notes.
     pub warnings: Vec<String>,
+    /// The report the run wrote (served runs), lossy UTF-8. It travels
+    /// after the answer's line, as raw bytes (`report_len` of them):
+    /// escaped into the JSON line, a long trace would cost more than the
+    /// run.
+    #[serde(skip)]
+    pub report: Option<String>,
+    /// How many bytes of report follow the answer's line.
+    #[serde(default)]
+    pub report_len: Option<usize>,
+    /// Whether the report was longer than the cap (and cut).
+    #[serde(default)]
+    pub report_cut: bool,
+    /// The run's pids (served runs).
+    #[serde(default)]
+    pub pids: Option<PidRange>,
+    /// Files the run left in `/dev/shm` (removed since).
+    #[serde(default)]
+    pub leftover_files: Vec<String>,
+    /// What happened to the fork server during the run, if anything.
+    #[serde(default)]
+    pub server_trouble: Option<String>,
 }
 
-/// Runs `spec` under a supervisor process and returns what happened.
-/// Safe to call from many threads at once: each thread has a supervisor of
-/// its own, started on its first run and kept for the next ones (starting
-/// one per run would double the cost of a short run).
-pub fn run(spec: &RunSpec) -> io::Result<RunOutcome> {
-    SUPERVISOR.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(Supervisor::start()?);
-        }
-        let result = slot.as_mut().expect("just set").run(spec);
-        if result.is_err() {
-            // A supervisor that failed once is not trusted again.
-            *slot = None;
-        }
-        result
-    })
-}
-
-thread_local! {
-    static SUPERVISOR: std::cell::RefCell<Option<Supervisor>> = const { std::cell::RefCell::new(None) };
-}
-
-/// The grader's end of one supervisor process.
-struct Supervisor {
-    child: std::process::Child,
-    to: std::process::ChildStdin,
-    from: io::BufReader<std::process::ChildStdout>,
-}
-
-impl Supervisor {
-    fn start() -> io::Result<Supervisor> {
-        let mut child = Command::new(std::env::current_exe()?)
-            .arg(SUPERVISE_ARG)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let to = child.stdin.take().expect("piped");
-        let from = io::BufReader::new(child.stdout.take().expect("piped"));
-        Ok(Supervisor { child, to, from })
-    }
-
-    fn run(&mut self, spec: &RunSpec) -> io::Result<RunOutcome> {
-        let mut line = serde_json::to_vec(spec).map_err(io::Error::other)?;
-        line.push(b'\n');
-        self.to.write_all(&line)?;
-        self.to.flush()?;
-        let mut answer = String::new();
-        io::BufRead::read_line(&mut self.from, &mut answer)?;
-        serde_json::from_str(&answer).map_err(|e| {
-            io::Error::other(format!(
-                "the run supervisor failed: {e} (it answered {:?})",
-                answer.trim()
-            ))
-        })
-    }
-}
-
-impl Drop for Supervisor {
-    fn drop(&mut self) {
-        // Closing its stdin ends the supervisor's loop; then reap it.
-        let (dummy_r, _) = match nix::unistd::pipe() {
-            Ok(p) => p,
-            Err(_) => return,
-        };
-        drop(std::mem::replace(
-            &mut self.to,
-            std::process::ChildStdin::from(dummy_r),
-        ));
-        let _ = self.child.wait();
+impl Default for Ending {
+    fn default() -> Self {
+        Ending::Exited { code: -1 }
     }
 }
 
 /// The argument that makes the grader binary act as a supervisor.
 pub const SUPERVISE_ARG: &str = "__supervise";
 
+/// How long the fork server may take to answer a request.
+const SERVER_ANSWER: Duration = Duration::from_secs(3);
+
 /// The entry point of the hidden `__supervise` subcommand. Call it first
 /// thing in `main`, before any thread is started, when the first argument
-/// is `__supervise`. Reads one [`RunSpec`] as JSON per line on stdin and
-/// answers each with one [`RunOutcome`] as JSON on a line of stdout, until
-/// stdin ends. Never returns.
+/// is `__supervise`. Never returns.
 pub fn supervise_main() -> ! {
-    let setup = Setup::new();
-    let stdin = io::stdin();
-    let mut stdout = io::stdout();
-    for line in io::BufRead::lines(stdin.lock()) {
-        let Ok(line) = line else { break };
-        let outcome = serde_json::from_str::<RunSpec>(&line)
-            .map_err(|e| e.to_string())
-            .and_then(|spec| supervise(&spec, &setup).map_err(|e| e.to_string()));
-        let json = match outcome {
-            Ok(outcome) => serde_json::to_string(&outcome).expect("outcome serializes"),
-            Err(e) => serde_json::to_string(&format!("supervisor error: {e}"))
-                .expect("a string serializes"),
-        };
-        if writeln!(stdout, "{json}")
-            .and_then(|_| stdout.flush())
-            .is_err()
-        {
-            break;
-        }
-    }
-    drop(setup);
-    std::process::exit(0)
-}
-
-/// What a supervisor sets up once for all its runs.
-struct Setup {
-    cgroup: Option<PidsCgroup>,
-    warnings: Vec<String>,
-}
-
-impl Setup {
-    fn new() -> Setup {
-        let mut warnings = Vec::new();
-        // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes one integer argument.
-        if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-            warnings.push(format!(
-                "could not become a child subreaper ({}): orphaned grandchildren may escape",
-                io::Error::last_os_error()
-            ));
-        }
-        // Only the grader (our parent) or the terminal (the kernel) may
-        // stop us: a supervised program that signals its parent is ignored.
-        GRADER.store(nix::unistd::getppid().as_raw(), Ordering::Relaxed);
-        let action = signal::SigAction::new(
-            SigHandler::SigAction(on_interrupt),
-            signal::SaFlags::SA_SIGINFO,
-            signal::SigSet::empty(),
-        );
-        for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-            // SAFETY: the handler only reads its siginfo and stores to atomics.
-            let _ = unsafe { signal::sigaction(sig, &action) };
-        }
-        // The supervisor itself moves to an empty network namespace, so every
-        // program it runs has no network (only a loopback that is down).
-        if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
-            warnings.push(format!(
-                "network not isolated: no new network namespace here ({e})"
-            ));
-        }
-        // The supervisor joins its run's pids cgroup once, and every program
-        // it forks is born inside: moving each program in after `fork`
-        // would cost a cgroup migration (most of a millisecond) per run.
-        let cgroup = match PidsCgroup::create().and_then(|cg| cg.join_self().map(|()| cg)) {
-            Ok(cg) => Some(cg),
-            Err(e) => {
-                warnings.push(format!(
-                    "process cap not enforced: no pids cgroup here ({e})"
-                ));
-                None
-            }
-        };
-        Setup { cgroup, warnings }
-    }
-}
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-/// The grader's pid: the only process whose signals stop us.
-static GRADER: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
-
-extern "C" fn on_interrupt(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
-    // SAFETY: the kernel hands an SA_SIGINFO handler a valid siginfo.
-    let (code, sender) = unsafe { ((*info).si_code, (*info).si_pid()) };
-    // SI_USER is kill(2) from a process: accept it from the grader only.
-    // Anything else (SI_KERNEL: Ctrl-C at the terminal) is the user's.
-    if code != libc::SI_USER || sender == GRADER.load(Ordering::Relaxed) {
-        INTERRUPTED.store(true, Ordering::Relaxed);
-    }
-}
-
-/// Everything the child needs, prepared before `fork` so that the child
-/// only makes system calls.
-struct Prepared {
-    program: CString,
-    argv: Vec<CString>,
-    envp: Vec<CString>,
-    cwd: Option<CString>,
-    /// The processes of this user now, when the user is not root (for
-    /// RLIMIT_NPROC, which root ignores).
-    user_processes: Option<u64>,
-}
-
-fn prepare(spec: &RunSpec) -> io::Result<Prepared> {
-    let cstr =
-        |b: &[u8]| CString::new(b).map_err(|_| io::Error::other("NUL byte in the run's spec"));
-    let program = cstr(spec.program.as_os_str().as_bytes())?;
-    let mut argv = vec![program.clone()];
-    for a in &spec.args {
-        argv.push(cstr(a.as_bytes())?);
-    }
-    let mut env: HashMap<Vec<u8>, Vec<u8>> = std::env::vars_os()
-        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
-        .collect();
-    for (k, v) in &spec.env {
-        env.insert(k.as_bytes().to_vec(), v.as_bytes().to_vec());
-    }
-    let mut envp = Vec::new();
-    for (k, v) in env {
-        let mut kv = k;
-        kv.push(b'=');
-        kv.extend(v);
-        envp.push(cstr(&kv)?);
-    }
-    let cwd = match &spec.cwd {
-        Some(d) => Some(cstr(d.as_os_str().as_bytes())?),
-        None => None,
-    };
-    Ok(Prepared {
-        program,
-        argv,
-        envp,
-        cwd,
-        user_processes: user_processes(),
-    })
-}
-
-/// How many processes (threads included, as RLIMIT_NPROC counts them)
-/// the real user has, unless it is root.
-fn user_processes() -> Option<u64> {
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
-    if uid == 0 {
-        return None;
-    }
-    let mut count = 0;
-    for entry in fs::read_dir("/proc").ok()?.flatten() {
-        let status = fs::read_to_string(entry.path().join("status")).unwrap_or_default();
-        let mine = status
-            .lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .and_then(|l| l.split_whitespace().next())
-            .is_some_and(|u| u == uid.to_string());
-        if mine {
-            count += status
-                .lines()
-                .find_map(|l| l.strip_prefix("Threads:"))
-                .and_then(|n| n.trim().parse::<u64>().ok())
-                .unwrap_or(1);
-        }
-    }
-    Some(count)
-}
-
-fn supervise(spec: &RunSpec, setup: &Setup) -> io::Result<RunOutcome> {
-    let mut warnings = setup.warnings.clone();
-    let cgroup = match spec.limits.max_processes {
-        Some(max) => setup.cgroup.as_ref().filter(|cg| match cg.set_max(max) {
-            Ok(()) => true,
-            Err(e) => {
-                warnings.push(format!("process cap not enforced: {e}"));
-                false
-            }
-        }),
-        None => None,
-    };
-    let prepared = prepare(spec)?;
-    let (out_r, out_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
-    let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
-    // The child reports what it could not set up, and a failed exec, on
-    // this pipe; a successful exec closes it (O_CLOEXEC).
-    let (note_r, note_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
-    let start = Instant::now();
-    // SAFETY: this process is single-threaded (`supervise_main` runs before
-    // any thread is started), and the child only makes system calls on
-    // data prepared above.
-    let child = match unsafe { fork() }? {
-        ForkResult::Child => exec_child(spec, &prepared, cgroup, &out_w, &err_w, &note_w),
-        ForkResult::Parent { child } => child,
-    };
-    drop((out_w, err_w, note_w));
-    let mut notes = String::new();
-    let _ = fs::File::from(note_r).read_to_string(&mut notes);
-    warnings.extend(notes.lines().filter(|l| !l.is_empty()).map(str::to_string));
-
-    let mut out = Capture::new(out_r, spec.limits.output_cap);
-    let mut err = Capture::new(err_r, spec.limits.output_cap);
-    // A pidfd becomes readable when the child ends, so one poll waits for
-    // output, the end, and the deadline together.
-    let exited = pidfd_open(child);
-    let deadline = start + spec.limits.timeout;
-    let mut status = None;
-    let mut ending = None;
-    while status.is_none() && ending.is_none() {
-        if INTERRUPTED.load(Ordering::Relaxed) {
-            ending = Some(Ending::Interrupted);
-            break;
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            ending = Some(Ending::TimedOut);
-            break;
-        }
-        pump(&mut out, &mut err, exited.as_ref(), deadline - now);
-        if out.total + err.total > spec.limits.output_kill {
-            ending = Some(Ending::OutputFlood);
-            break;
-        }
-        status = match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => None,
-            Ok(WaitStatus::Exited(_, code)) => Some(Ending::Exited { code }),
-            Ok(WaitStatus::Signaled(_, sig, _)) => Some(Ending::Signaled {
-                signal: sig as i32,
-                name: sig.as_str().to_string(),
-            }),
-            Ok(_) => None,
-            Err(e) => return Err(e.into()),
-        };
-    }
-    let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
-    let tree = tree_pids(child, cgroup);
-    let stuck = if ending == Some(Ending::TimedOut) {
-        tree.iter().filter_map(|&p| proc_info(p)).collect()
-    } else {
-        Vec::new()
-    };
-    let leftovers = if status.is_some() {
-        tree.iter()
-            .filter(|&&p| p != child.as_raw())
-            .filter_map(|&p| proc_info(p))
-            .filter(|p| p.state != "Z")
-            .collect()
-    } else {
-        Vec::new()
-    };
-    kill_tree(child, cgroup);
-    // What the tree wrote before it died is still in the pipes.
-    pump(&mut out, &mut err, None, Duration::ZERO);
-    let ending = match (ending, status) {
-        (Some(e), _) => e,
-        (None, Some(s)) => s,
-        (None, None) => unreachable!("the loop ends with an ending or a status"),
-    };
-    let limit_hit = limit_hit(&ending, &spec.limits, &err.kept, cgroup);
-    Ok(RunOutcome {
-        ending,
-        stdout: String::from_utf8_lossy(&out.kept).into_owned(),
-        stderr: String::from_utf8_lossy(&err.kept).into_owned(),
-        stdout_bytes: out.total,
-        stderr_bytes: err.total,
-        elapsed_ms,
-        stuck,
-        leftovers,
-        limit_hit,
-        warnings,
-    })
-}
-
-/// In the forked child: isolate, limit, and `exec` the program.
-fn exec_child(
-    spec: &RunSpec,
-    p: &Prepared,
-    cgroup: Option<&PidsCgroup>,
-    out: &OwnedFd,
-    err: &OwnedFd,
-    note: &OwnedFd,
-) -> ! {
-    let say = |msg: &str| {
-        let _ = nix::unistd::write(note, msg.as_bytes());
-        let _ = nix::unistd::write(note, b"\n");
-    };
-    let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
-    use nix::sys::resource::{setrlimit, Resource};
-    // Without a pids cgroup, RLIMIT_NPROC caps processes for a user other
-    // than root (it counts all of the user's processes: the cap is on top
-    // of those alive now, counted before the fork).
-    if cgroup.is_none() {
-        if let (Some(max), Some(now)) = (spec.limits.max_processes, p.user_processes) {
-            let cap = now + u64::from(max);
-            if let Err(e) = setrlimit(Resource::RLIMIT_NPROC, cap, cap) {
-                say(&format!("process limit not set ({e})"));
-            }
-        }
-    }
-    let limits = [
-        (
-            Resource::RLIMIT_AS,
-            spec.limits.address_space,
-            "address space",
-        ),
-        (Resource::RLIMIT_CPU, spec.limits.cpu_seconds, "CPU time"),
-        (Resource::RLIMIT_FSIZE, spec.limits.file_size, "file size"),
-        (
-            Resource::RLIMIT_NOFILE,
-            spec.limits.open_files,
-            "open files",
-        ),
-    ];
-    for (resource, value, name) in limits {
-        if let Some(v) = value {
-            if let Err(e) = setrlimit(resource, v, v) {
-                say(&format!("{name} limit not set ({e})"));
-            }
-        }
-    }
-    // The program's stdin is empty; its stdout and stderr go to our pipes.
-    if let Ok(null) = fs::File::open("/dev/null") {
-        let _ = nix::unistd::dup2_stdin(null.as_fd());
-    }
-    let _ = nix::unistd::dup2_stdout(out.as_fd());
-    let _ = nix::unistd::dup2_stderr(err.as_fd());
-    // Signals the supervisor ignores or handles must be default again.
+    // Ctrl-C at the terminal is the grader's to handle; the grader ends a
+    // box by closing its stdin or killing it.
     for sig in [
         Signal::SIGINT,
         Signal::SIGTERM,
         Signal::SIGHUP,
         Signal::SIGPIPE,
     ] {
-        // SAFETY: restoring the default disposition.
-        let _ = unsafe { signal::signal(sig, SigHandler::SigDfl) };
+        // SAFETY: ignoring a signal installs no handler.
+        let _ = unsafe { signal::signal(sig, SigHandler::SigIgn) };
     }
-    if let Some(dir) = &p.cwd {
-        if let Err(e) = nix::unistd::chdir(dir.as_c_str()) {
-            say(&format!("could not enter {dir:?}: {e}"));
-            // SAFETY: leaving the forked child without running destructors.
-            unsafe { libc::_exit(127) };
+    let stdin = io::stdin();
+    let mut lines = stdin.lock().lines();
+    let mut stdout = io::stdout();
+    let spec: BoxSpec = match lines.next().map(|l| l.map(|l| serde_json::from_str(&l))) {
+        Some(Ok(Ok(spec))) => spec,
+        other => {
+            let _ = answer(
+                &mut stdout,
+                &Answer::Error {
+                    message: format!("no box specification: {other:?}"),
+                },
+            );
+            std::process::exit(2)
+        }
+    };
+    let mut iso = sandbox::enter(&spec);
+    // Orphans of a run come to us, in a pid namespace or not.
+    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes one integer.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let work = work_dir(&iso, &spec);
+    let confinement = Confinement::new(&spec, &mut iso, &work);
+    let mut state = State {
+        iso: iso.clone(),
+        confinement,
+        server: None,
+        work,
+    };
+    if answer(&mut stdout, &Answer::Ready(iso)).is_err() {
+        std::process::exit(1);
+    }
+    for line in lines {
+        let Ok(line) = line else { break };
+        let reply = match serde_json::from_str::<Request>(&line) {
+            Ok(request) => state.handle(request),
+            Err(e) => Answer::Error {
+                message: format!("bad request: {e}"),
+            },
+        };
+        if answer(&mut stdout, &reply).is_err() {
+            break;
         }
     }
-    let e = nix::unistd::execve(&p.program, &p.argv, &p.envp).unwrap_err();
-    say(&format!("could not run {:?}: {e}", p.program));
-    // SAFETY: as above.
-    unsafe { libc::_exit(127) }
+    state.stop_server();
+    state.clean_work();
+    if !state.iso.own_root {
+        let _ = fs::remove_dir(&state.work);
+    }
+    std::process::exit(0)
+}
+
+fn answer(out: &mut io::Stdout, answer: &Answer) -> io::Result<()> {
+    let mut line = serde_json::to_vec(answer).map_err(io::Error::other)?;
+    line.push(b'\n');
+    if let Answer::Outcome(o) = answer {
+        if let Some(report) = &o.report {
+            line.extend_from_slice(report.as_bytes());
+        }
+    }
+    out.write_all(&line)?;
+    out.flush()
+}
+
+/// Where runs work: the box's own `/tmp`, or, in a box without a root of
+/// its own, a fresh directory of its own, owned by the box's user.
+fn work_dir(iso: &Isolation, spec: &BoxSpec) -> PathBuf {
+    if iso.own_root {
+        return PathBuf::from("/tmp");
+    }
+    let dir = std::env::temp_dir().join(format!("grader-work-{}", std::process::id()));
+    let _ = fs::create_dir_all(&dir);
+    if nix::unistd::Uid::effective().is_root() && !spec.bare {
+        let _ = std::os::unix::fs::chown(&dir, Some(spec.uid), Some(spec.gid));
+    }
+    dir
+}
+
+/// What a box process runs.
+struct Launch<'a> {
+    program: &'a Path,
+    args: &'a [String],
+    env: &'a [(String, String)],
+    cwd: &'a Path,
+    limits: &'a Limits,
+    /// Its stdout and stderr (else /dev/null, with stdin always).
+    stdio: [Option<&'a OwnedFd>; 2],
+    /// Kept open as descriptor 3 (the fork server's socket).
+    extra: Option<&'a OwnedFd>,
+}
+
+/// A running fork server.
+struct Server {
+    pid: Pid,
+    socket: OwnedFd,
+    program: PathBuf,
+    env: Vec<(String, String)>,
+    limits: Limits,
+}
+
+struct State {
+    iso: Isolation,
+    confinement: Confinement,
+    server: Option<Server>,
+    work: PathBuf,
+}
+
+impl State {
+    fn handle(&mut self, request: Request) -> Answer {
+        let result = match request {
+            Request::Exec(spec) => self.exec(&spec),
+            Request::Serve {
+                program,
+                env,
+                limits,
+            } => {
+                self.stop_server();
+                self.start_server(program, env, limits)
+                    .map(|()| Answer::Served)
+            }
+            Request::Run { config, limits } => self.run(&config, &limits),
+        };
+        result.unwrap_or_else(|message| Answer::Error { message })
+    }
+
+    /// Forks a box process: confined, limited, running `launch`.
+    fn spawn(&self, launch: Launch<'_>) -> Result<Pid, String> {
+        let Launch {
+            program,
+            args,
+            env,
+            cwd,
+            limits,
+            stdio,
+            extra,
+        } = launch;
+        let cstr = |b: &[u8]| CString::new(b).map_err(|_| "NUL byte in a request".to_string());
+        let prog = cstr(program.as_os_str().as_bytes())?;
+        let mut argv = vec![prog.clone()];
+        for a in args {
+            argv.push(cstr(a.as_bytes())?);
+        }
+        let envp = env
+            .iter()
+            .map(|(k, v)| cstr(format!("{k}={v}").as_bytes()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let dir = cstr(cwd.as_os_str().as_bytes())?;
+        let (note_r, note_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
+        // SAFETY: the supervisor is single-threaded; the child only makes
+        // system calls on what was prepared above, then execs or leaves.
+        match unsafe { fork() }.map_err(|e| e.to_string())? {
+            ForkResult::Child => {
+                let fail = |what: String| -> ! {
+                    let _ = nix::unistd::write(&note_w, what.as_bytes());
+                    // SAFETY: leaving the forked child at once.
+                    unsafe { libc::_exit(127) }
+                };
+                if let Err(e) = self.confinement.apply() {
+                    fail(format!("the sandbox could not be applied: {e}"));
+                }
+                set_rlimits(limits);
+                if let Ok(null) = fs::File::open("/dev/null") {
+                    let _ = nix::unistd::dup2_stdin(null.as_fd());
+                }
+                if let Some(out) = stdio[0] {
+                    let _ = nix::unistd::dup2_stdout(out);
+                }
+                if let Some(err) = stdio[1] {
+                    let _ = nix::unistd::dup2_stderr(err);
+                }
+                if let Some(fd) = extra {
+                    // SAFETY: dup2 onto descriptor 3, which is then ours.
+                    if unsafe { libc::dup2(fd.as_raw_fd(), 3) } != 3 {
+                        fail("cannot pass the fork server its socket".into());
+                    }
+                }
+                for sig in [
+                    Signal::SIGINT,
+                    Signal::SIGTERM,
+                    Signal::SIGHUP,
+                    Signal::SIGPIPE,
+                ] {
+                    // SAFETY: restoring the default disposition.
+                    let _ = unsafe { signal::signal(sig, SigHandler::SigDfl) };
+                }
+                if let Err(e) = nix::unistd::chdir(dir.as_c_str()) {
+                    fail(format!("cannot enter {dir:?}: {e}"));
+                }
+                let e = nix::unistd::execve(&prog, &argv, &envp).unwrap_err();
+                fail(format!("cannot run {prog:?}: {e}"))
+            }
+            ForkResult::Parent { child } => {
+                drop(note_w);
+                let mut why = String::new();
+                let _ = io::Read::read_to_string(&mut fs::File::from(note_r), &mut why);
+                if why.is_empty() {
+                    Ok(child)
+                } else {
+                    let _ = waitpid(child, None);
+                    Err(why)
+                }
+            }
+        }
+    }
+
+    fn start_server(
+        &mut self,
+        program: PathBuf,
+        env: Vec<(String, String)>,
+        limits: Limits,
+    ) -> Result<(), String> {
+        let (ours, theirs) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| e.to_string())?;
+        let work = self.work.clone();
+        let pid = self.spawn(Launch {
+            program: &program,
+            args: &["--serve".into(), "3".into()],
+            env: &env,
+            cwd: &work,
+            limits: &limits,
+            stdio: [None, None],
+            extra: Some(&theirs),
+        })?;
+        drop(theirs);
+        self.server = Some(Server {
+            pid,
+            socket: ours,
+            program,
+            env,
+            limits,
+        });
+        Ok(())
+    }
+
+    fn stop_server(&mut self) {
+        if let Some(server) = self.server.take() {
+            let _ = signal::kill(server.pid, Signal::SIGKILL);
+            let _ = waitpid(server.pid, None);
+        }
+    }
+
+    /// Restarts a server that died or stopped answering; says why.
+    fn restart_server(&mut self, why: &str) -> Result<String, String> {
+        let Some(old) = self.server.take() else {
+            return Err("no program is being served".into());
+        };
+        let _ = signal::kill(old.pid, Signal::SIGKILL);
+        let _ = waitpid(old.pid, None);
+        self.start_server(old.program, old.env, old.limits)?;
+        Ok(why.to_string())
+    }
+
+    fn server_alive(&self) -> bool {
+        self.server.as_ref().is_some_and(|s| {
+            matches!(
+                waitpid(s.pid, Some(WaitPidFlag::WNOHANG)),
+                Ok(WaitStatus::StillAlive)
+            ) && proc_state(s.pid.as_raw()).is_some_and(|st| st != "T" && st != "t" && st != "Z")
+        })
+    }
+
+    /// Asks the server for a run; returns the run's pid.
+    fn fork_run(&self, config: &RunConfig, fds: [&OwnedFd; 3]) -> Result<Pid, String> {
+        let server = self.server.as_ref().ok_or("no program is being served")?;
+        let request = serde_json::to_vec(config).map_err(|e| e.to_string())?;
+        let raw = fds.map(|f| f.as_raw_fd());
+        let cmsg = [ControlMessage::ScmRights(&raw)];
+        sendmsg::<()>(
+            server.socket.as_raw_fd(),
+            &[IoSlice::new(&request)],
+            &cmsg,
+            MsgFlags::empty(),
+            None,
+        )
+        .map_err(|e| format!("the fork server does not take requests ({e})"))?;
+        let mut fd = [PollFd::new(server.socket.as_fd(), PollFlags::POLLIN)];
+        let ms = SERVER_ANSWER.as_millis() as i32;
+        if !matches!(poll(&mut fd, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)), Ok(n) if n > 0)
+        {
+            return Err(format!(
+                "the fork server did not answer within {} s",
+                SERVER_ANSWER.as_secs()
+            ));
+        }
+        let mut buf = [0u8; 4096];
+        let n = nix::unistd::read(&server.socket, &mut buf).map_err(|e| e.to_string())?;
+        let reply: serde_json::Value = serde_json::from_slice(&buf[..n])
+            .map_err(|e| format!("the fork server answered {e}"))?;
+        match (reply["pid"].as_i64(), reply["error"].as_str()) {
+            (Some(pid), _) => Ok(Pid::from_raw(pid as i32)),
+            (_, Some(e)) => Err(format!("the fork server refused the run: {e}")),
+            _ => Err("the fork server answered nothing".into()),
+        }
+    }
+
+    fn run(&mut self, config: &RunConfig, limits: &Limits) -> Result<Answer, String> {
+        let mut trouble_before = None;
+        if !self.server_alive() {
+            trouble_before = Some(self.restart_server(
+                "the previous run killed or stopped the fork server (its parent); it was restarted",
+            )?);
+        }
+        let pipe = || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string());
+        let ((out_r, out_w), (err_r, err_w), (rep_r, rep_w)) = (pipe()?, pipe()?, pipe()?);
+        let start = Instant::now();
+        let main = match self.fork_run(config, [&out_w, &err_w, &rep_w]) {
+            Ok(pid) => pid,
+            Err(e) => {
+                let _ = self.restart_server(&e);
+                return Err(e);
+            }
+        };
+        drop((out_w, err_w, rep_w));
+        let mut outcome = self.watch(main, start, limits, out_r, err_r, Some(rep_r));
+        if !self.server_alive() {
+            outcome.server_trouble = Some(
+                "it killed or stopped the fork server, its grandparent (a program must leave the grader's processes alone)"
+                    .into(),
+            );
+            let _ = self.restart_server("");
+        } else if let Some(t) = trouble_before {
+            outcome.warnings.push(t);
+        }
+        outcome.warnings.extend(self.iso.warnings.iter().cloned());
+        Ok(Answer::Outcome(Box::new(outcome)))
+    }
+
+    fn exec(&mut self, spec: &RunSpec) -> Result<Answer, String> {
+        let pipe = || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string());
+        let ((out_r, out_w), (err_r, err_w)) = (pipe()?, pipe()?);
+        let cwd = spec.cwd.clone().unwrap_or_else(|| self.work.clone());
+        let start = Instant::now();
+        let main = self.spawn(Launch {
+            program: &spec.program,
+            args: &spec.args,
+            env: &spec.env,
+            cwd: &cwd,
+            limits: &spec.limits,
+            stdio: [Some(&out_w), Some(&err_w)],
+            extra: None,
+        })?;
+        drop((out_w, err_w));
+        let mut outcome = self.watch(main, start, &spec.limits, out_r, err_r, None);
+        outcome.warnings.extend(self.iso.warnings.iter().cloned());
+        Ok(Answer::Outcome(Box::new(outcome)))
+    }
+
+    /// Follows the box's main process `main` to its end (see the module
+    /// docs), then cleans the box up for the next one.
+    fn watch(
+        &mut self,
+        main: Pid,
+        start: Instant,
+        limits: &Limits,
+        out: OwnedFd,
+        err: OwnedFd,
+        report: Option<OwnedFd>,
+    ) -> RunOutcome {
+        let mut out = Capture::new(out, limits.output_cap);
+        let mut err = Capture::new(err, limits.output_cap);
+        let mut rep = report.map(|fd| Capture::new(fd, limits.report_cap));
+        let exited = pidfd_open(main);
+        let deadline = start + limits.timeout;
+        let mut status = None;
+        let mut ending = None;
+        while status.is_none() && ending.is_none() {
+            let now = Instant::now();
+            if now >= deadline {
+                ending = Some(Ending::TimedOut);
+                break;
+            }
+            pump(
+                &mut out,
+                &mut err,
+                rep.as_mut(),
+                exited.as_ref(),
+                deadline - now,
+            );
+            let written = out.total + err.total + rep.as_ref().map_or(0, |r| r.total);
+            if written > limits.output_kill {
+                ending = Some(Ending::OutputFlood);
+                break;
+            }
+            status = match waitpid(main, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => None,
+                Ok(WaitStatus::Exited(_, code)) => Some(Ending::Exited { code }),
+                Ok(WaitStatus::Signaled(_, sig, _)) => Some(Ending::Signaled {
+                    signal: sig as i32,
+                    name: sig.as_str().to_string(),
+                }),
+                Ok(_) => None,
+                Err(e) => Some(Ending::Exited { code: -(e as i32) }),
+            };
+        }
+        let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
+        let others = self.box_processes(main);
+        let stuck = if ending == Some(Ending::TimedOut) {
+            std::iter::once(main.as_raw())
+                .chain(others.iter().copied())
+                .filter_map(proc_info)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let leftovers = if status.is_some() {
+            others
+                .iter()
+                .filter_map(|&p| proc_info(p))
+                .filter(|p| p.state != "Z")
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.kill_all(main);
+        // What the tree wrote before it died is still in the pipes.
+        pump(&mut out, &mut err, rep.as_mut(), None, Duration::ZERO);
+        let pids = Some(PidRange {
+            main: main.as_raw(),
+            last: if self.iso.pid_namespace {
+                last_pid()
+            } else {
+                None
+            },
+        });
+        let leftover_files = self.clean_work();
+        let ending = ending.or(status).unwrap_or_default();
+        let limit_hit = limit_hit(&ending, limits, &err.kept);
+        let report_cut = rep.as_ref().is_some_and(|r| r.total > r.kept.len() as u64);
+        RunOutcome {
+            ending,
+            stdout: String::from_utf8_lossy(&out.kept).into_owned(),
+            stderr: String::from_utf8_lossy(&err.kept).into_owned(),
+            stdout_bytes: out.total,
+            stderr_bytes: err.total,
+            elapsed_ms,
+            stuck,
+            leftovers,
+            limit_hit,
+            warnings: Vec::new(),
+            report_len: rep.as_ref().map(|r| String::from_utf8_lossy(&r.kept).len()),
+            report: rep.map(|r| String::from_utf8_lossy(&r.kept).into_owned()),
+            report_cut,
+            pids,
+            leftover_files,
+            server_trouble: None,
+        }
+    }
+
+    /// Every live process of the box but the supervisor, the fork server
+    /// and `main`.
+    fn box_processes(&self, main: Pid) -> Vec<i32> {
+        let me = std::process::id() as i32;
+        let server = self.server.as_ref().map(|s| s.pid.as_raw());
+        let all: Vec<i32> = if self.iso.pid_namespace {
+            // The box's /proc shows the box's processes only.
+            pids_in_proc()
+        } else {
+            descendants(me)
+        };
+        all.into_iter()
+            .filter(|&p| p != me && Some(p) != server && p != main.as_raw())
+            .filter(|&p| proc_state(p).is_some_and(|s| s != "Z"))
+            .collect()
+    }
+
+    /// Kills `main` and every other process of the box but the server, and
+    /// reaps every child, until none is left. A fork bomb may fork while
+    /// this kills, so it repeats until a pass finds nothing.
+    fn kill_all(&self, main: Pid) {
+        for _ in 0..1000 {
+            let _ = signal::kill(main, Signal::SIGKILL);
+            let others = self.box_processes(main);
+            for &pid in &others {
+                let _ = signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            let server = self.server.as_ref().map(|s| s.pid);
+            loop {
+                match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::StillAlive) | Err(_) => break,
+                    Ok(s) if s.pid() == server => {
+                        // The server died during the run: noticed by the caller.
+                        continue;
+                    }
+                    Ok(_) => continue,
+                }
+            }
+            let main_gone = proc_state(main.as_raw()).is_none();
+            if others.is_empty() && main_gone {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    /// Empties the work directory and `/dev/shm` (in a box of its own);
+    /// returns what was left in `/dev/shm`.
+    fn clean_work(&self) -> Vec<String> {
+        let mut left = Vec::new();
+        if self.iso.own_root {
+            if let Ok(entries) = fs::read_dir("/dev/shm") {
+                for e in entries.flatten() {
+                    left.push(format!("/dev/shm/{}", e.file_name().to_string_lossy()));
+                    remove(&e.path());
+                }
+            }
+        }
+        if let Ok(entries) = fs::read_dir(&self.work) {
+            for e in entries.flatten() {
+                remove(&e.path());
+            }
+        }
+        left.sort();
+        left
+    }
+}
+
+fn remove(path: &Path) {
+    if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        let _ = fs::remove_dir_all(path);
+    } else {
+        let _ = fs::remove_file(path);
+    }
+}
+
+fn set_rlimits(limits: &Limits) {
+    use nix::sys::resource::{setrlimit, Resource};
+    for (resource, value) in [
+        (Resource::RLIMIT_AS, limits.address_space),
+        (Resource::RLIMIT_CPU, limits.cpu_seconds),
+        (Resource::RLIMIT_FSIZE, limits.file_size),
+        (Resource::RLIMIT_NOFILE, limits.open_files),
+        (Resource::RLIMIT_CORE, Some(0)),
+    ] {
+        if let Some(v) = value {
+            let _ = setrlimit(resource, v, v);
+        }
+    }
+}
+
+/// The last pid the box's pid namespace gave out.
+fn last_pid() -> Option<i32> {
+    fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// One output pipe: the first `cap` bytes kept, all bytes counted.
@@ -602,7 +837,7 @@ impl Capture {
 
     /// Reads whatever is there now; drops the fd at end of file.
     fn drain(&mut self) {
-        let mut buf = [0u8; 16 * 1024];
+        let mut buf = [0u8; 64 * 1024];
         while let Some(fd) = &self.fd {
             match nix::unistd::read(fd, &mut buf) {
                 Ok(0) => self.fd = None,
@@ -618,11 +853,18 @@ impl Capture {
     }
 }
 
-/// Waits up to `wait` for output or for the child's end (`exited`), then
-/// reads what is there.
-fn pump(out: &mut Capture, err: &mut Capture, exited: Option<&OwnedFd>, wait: Duration) {
+/// Waits up to `wait` for output or for the main process's end
+/// (`exited`), then reads what is there.
+fn pump(
+    out: &mut Capture,
+    err: &mut Capture,
+    rep: Option<&mut Capture>,
+    exited: Option<&OwnedFd>,
+    wait: Duration,
+) {
     let mut fds = Vec::new();
-    for fd in [out.fd.as_ref(), err.fd.as_ref(), exited]
+    let rep_fd = rep.as_ref().and_then(|r| r.fd.as_ref());
+    for fd in [out.fd.as_ref(), err.fd.as_ref(), rep_fd, exited]
         .into_iter()
         .flatten()
     {
@@ -646,6 +888,9 @@ fn pump(out: &mut Capture, err: &mut Capture, exited: Option<&OwnedFd>, wait: Du
     drop(fds);
     out.drain();
     err.drain();
+    if let Some(r) = rep {
+        r.drain();
+    }
 }
 
 /// An fd that becomes readable when `pid` ends (Linux 5.3 and later).
@@ -653,61 +898,41 @@ fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
     // SAFETY: a non-negative return is a fresh fd that we now own.
-    (fd >= 0).then(|| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) })
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
-/// Every live process of the run: the cgroup's members where there is a
-/// cgroup, else the program's process group and every descendant of the
-/// supervisor (a subreaper, so orphans stay its descendants).
-fn tree_pids(child: Pid, cgroup: Option<&PidsCgroup>) -> BTreeSet<i32> {
-    if let Some(cg) = cgroup {
-        // Every process the program made is in its cgroup, whatever
-        // process group or parent it has now.
-        return cg.members();
-    }
-    let mut pids = BTreeSet::new();
-    let me = std::process::id() as i32;
-    let table = process_table();
-    let mut frontier = vec![me];
+/// Every pid in `/proc`.
+fn pids_in_proc() -> Vec<i32> {
+    fs::read_dir("/proc")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every descendant of `root` (orphans of the box come to the supervisor,
+/// a subreaper, so they stay descendants).
+fn descendants(root: i32) -> Vec<i32> {
+    let table: HashMap<i32, i32> = pids_in_proc()
+        .into_iter()
+        .filter_map(|p| Some((p, read_stat(p)?.2)))
+        .collect();
+    let mut found = BTreeSet::new();
+    let mut frontier = vec![root];
     while let Some(parent) = frontier.pop() {
-        for (&pid, &(ppid, _)) in &table {
-            if ppid == parent && pids.insert(pid) {
+        for (&pid, &ppid) in &table {
+            if ppid == parent && found.insert(pid) {
                 frontier.push(pid);
             }
         }
     }
-    for (&pid, &(_, pgid)) in &table {
-        if pgid == child.as_raw() {
-            pids.insert(pid);
-        }
-    }
-    pids.remove(&me);
-    pids
+    found.into_iter().collect()
 }
 
-/// pid -> (ppid, pgid) for every process on the machine.
-fn process_table() -> HashMap<i32, (i32, i32)> {
-    let mut table = HashMap::new();
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return table;
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if let Some((_, _, ppid, pgid)) = read_stat(pid) {
-            table.insert(pid, (ppid, pgid));
-        }
-    }
-    table
-}
-
-/// (comm, state, ppid, pgid) from `/proc/PID/stat`.
-fn read_stat(pid: i32) -> Option<(String, String, i32, i32)> {
+/// (comm, state, ppid) from `/proc/PID/stat`.
+fn read_stat(pid: i32) -> Option<(String, String, i32)> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let open = stat.find('(')?;
     let close = stat.rfind(')')?;
@@ -715,12 +940,15 @@ fn read_stat(pid: i32) -> Option<(String, String, i32, i32)> {
     let mut rest = stat[close + 2..].split_whitespace();
     let state = rest.next()?.to_string();
     let ppid = rest.next()?.parse().ok()?;
-    let pgid = rest.next()?.parse().ok()?;
-    Some((comm, state, ppid, pgid))
+    Some((comm, state, ppid))
+}
+
+fn proc_state(pid: i32) -> Option<String> {
+    read_stat(pid).map(|(_, s, _)| s)
 }
 
 fn proc_info(pid: i32) -> Option<ProcInfo> {
-    let (name, state, _, _) = read_stat(pid)?;
+    let (name, state, _) = read_stat(pid)?;
     let wchan = fs::read_to_string(format!("/proc/{pid}/wchan"))
         .map(|w| if w == "0" { String::new() } else { w })
         .unwrap_or_default();
@@ -732,51 +960,7 @@ fn proc_info(pid: i32) -> Option<ProcInfo> {
     })
 }
 
-/// Kills every process of the run and reaps every child, until none is
-/// left. A fork bomb may fork while we kill, so this repeats until a pass
-/// finds nothing (bounded, in case something is unkillable).
-fn kill_tree(child: Pid, cgroup: Option<&PidsCgroup>) {
-    for _ in 0..1000 {
-        let _ = signal::killpg(child, Signal::SIGKILL);
-        let pids = tree_pids(child, cgroup);
-        for &pid in &pids {
-            let _ = signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-        // Reap every child we have (the program, and orphans given to us).
-        loop {
-            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) | Err(_) => break,
-                Ok(_) => continue,
-            }
-        }
-        let alive = pids
-            .iter()
-            .any(|&p| read_stat(p).is_some_and(|(_, s, _, _)| s != "Z"));
-        if pids.is_empty() || (!alive && no_children()) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-fn no_children() -> bool {
-    matches!(
-        waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)),
-        Err(Errno::ECHILD)
-    )
-}
-
-fn limit_hit(
-    ending: &Ending,
-    limits: &Limits,
-    stderr: &[u8],
-    cgroup: Option<&PidsCgroup>,
-) -> Option<String> {
-    if let Some(cg) = cgroup {
-        if cg.limit_reached() {
-            return Some(format!("process limit ({} at once) reached", cg.max.get()));
-        }
-    }
+fn limit_hit(ending: &Ending, limits: &Limits, stderr: &[u8]) -> Option<String> {
     match ending {
         Ending::Signaled { name, .. } if name == "SIGXCPU" => Some(format!(
             "CPU time limit ({} s)",
@@ -792,92 +976,5 @@ fn limit_hit(
         )),
         Ending::OutputFlood => Some(format!("output limit ({} bytes)", limits.output_kill)),
         _ => None,
-    }
-}
-
-/// A pids cgroup of one run: caps its process count, and lists every
-/// member even if it left the process group.
-struct PidsCgroup {
-    /// The hierarchy's root, where the supervisor goes back when done.
-    root: PathBuf,
-    dir: PathBuf,
-    max: std::cell::Cell<u32>,
-    /// `pids.events`' count of refused forks when the current run began.
-    refused_before: std::cell::Cell<u64>,
-}
-
-impl PidsCgroup {
-    fn create() -> io::Result<PidsCgroup> {
-        let root = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"]
-            .into_iter()
-            .map(Path::new)
-            .find(|p| {
-                p.join("cgroup.procs").exists()
-                    && (p.ends_with("pids") || p.join("cgroup.controllers").exists())
-            })
-            .ok_or_else(|| io::Error::other("no pids controller mounted"))?;
-        let dir = root.join(format!("course-grader-{}", std::process::id()));
-        fs::create_dir(&dir)?;
-        Ok(PidsCgroup {
-            root: root.to_path_buf(),
-            dir,
-            max: std::cell::Cell::new(0),
-            refused_before: std::cell::Cell::new(0),
-        })
-    }
-
-    fn set_max(&self, max: u32) -> io::Result<()> {
-        // One more for the supervisor, which is a member too.
-        fs::write(self.dir.join("pids.max"), (max + 1).to_string())?;
-        self.max.set(max);
-        self.refused_before.set(self.refused());
-        Ok(())
-    }
-
-    fn refused(&self) -> u64 {
-        fs::read_to_string(self.dir.join("pids.events"))
-            .ok()
-            .and_then(|s| s.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
-            .unwrap_or(0)
-    }
-
-    fn join_self(&self) -> io::Result<()> {
-        fs::write(
-            self.dir.join("cgroup.procs"),
-            std::process::id().to_string(),
-        )
-    }
-
-    /// The run's processes: every member but the supervisor itself.
-    fn members(&self) -> BTreeSet<i32> {
-        let me = std::process::id() as i32;
-        fs::read_to_string(self.dir.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .filter(|&pid| pid != me)
-            .collect()
-    }
-
-    fn limit_reached(&self) -> bool {
-        self.refused() > self.refused_before.get()
-    }
-}
-
-impl Drop for PidsCgroup {
-    fn drop(&mut self) {
-        // Leave it (back to the hierarchy's root), then remove it: empty
-        // once `kill_tree` has reaped everything; retry briefly for the
-        // kernel to let go of exiting tasks.
-        let _ = fs::write(
-            self.root.join("cgroup.procs"),
-            std::process::id().to_string(),
-        );
-        for _ in 0..100 {
-            if fs::remove_dir(&self.dir).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
     }
 }

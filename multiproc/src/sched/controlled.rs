@@ -203,6 +203,11 @@ pub(super) fn registered() -> bool {
     }
 }
 
+/// Whether the calling process takes part and holds the token now.
+pub(super) fn holds_token() -> bool {
+    registered() && control().is_some_and(|c| c.current.load(Acquire) == MY_SLOT.load(Relaxed))
+}
+
 fn me() -> usize {
     MY_SLOT.load(Relaxed) as usize
 }

@@ -21,7 +21,7 @@ pub mod controlled;
 pub mod perturb;
 
 use std::fmt;
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
 
 use crate::trace::ObjectId;
 
@@ -184,10 +184,21 @@ const PERTURB: u8 = 1;
 const CONTROLLED: u8 = 2;
 
 static MODE: AtomicU8 = AtomicU8::new(FREE);
+/// Set by the first [`configure`]: the mode is chosen once per program.
+static CONFIGURED: AtomicBool = AtomicBool::new(false);
 
 /// Sets the mode for this process and every process it starts afterwards.
-/// Call it before starting any process.
+/// Call it once, before starting any process.
+///
+/// The mode is part of what a run is judged on, so it is fixed for the
+/// whole program: a second call is refused and changes nothing, whoever
+/// makes it. Children inherit the choice (and the refusal) through `fork`.
 pub fn configure(mode: &Mode) -> std::io::Result<()> {
+    if CONFIGURED.swap(true, Relaxed) {
+        return Err(std::io::Error::other(format!(
+            "the scheduling mode is already set for this program; {mode} refused"
+        )));
+    }
     match mode {
         Mode::Free => MODE.store(FREE, Relaxed),
         Mode::Perturb { seed } => {
@@ -227,6 +238,15 @@ pub(crate) fn point(op: Op) {
         PERTURB => perturb::point(op),
         _ => controlled::point(op),
     }
+}
+
+/// Whether the calling process may record an event as the scheduler's
+/// choice: always outside controlled mode; under it, only while it holds
+/// the token. The trace marks events recorded otherwise, so that a run in
+/// which a process escaped the scheduler can be told apart.
+#[inline]
+pub(crate) fn on_schedule() -> bool {
+    MODE.load(Relaxed) != CONTROLLED || controlled::holds_token()
 }
 
 /// Whether this process runs under the controlled scheduler, which then

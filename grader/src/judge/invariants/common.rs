@@ -8,6 +8,7 @@
 
 use super::{Check, Invariant};
 use crate::judge::run::{stuck_procs_phrase, RunData, Unchecked, DEADLOCK_EXIT_CODE};
+use crate::run::seccomp::REFUSED_EXIT_CODE;
 use crate::run::supervise::Ending;
 
 /// Nothing panicked or was killed by a signal of its own making.
@@ -48,6 +49,14 @@ fn no_panic_alone(run: &RunData) -> Result<Check, Unchecked> {
     // A signal is a crash unless the grader or the scheduler sent it: the
     // supervisor kills a hung or flooding tree, and the scheduler kills the
     // others when it finds a deadlock.
+    // A system call the sandbox refused ends the process that made it.
+    if run.outcome.ending
+        == (Ending::Exited {
+            code: REFUSED_EXIT_CODE,
+        })
+    {
+        return Ok(Check::broken("no crash", run.refused_call_phrase()));
+    }
     let killed_for_hang = run.hung() || run.outcome.ending == Ending::OutputFlood;
     if let Ending::Signaled { name, .. } = &run.outcome.ending {
         if !(killed_for_hang && name == "SIGKILL") {
@@ -60,6 +69,12 @@ fn no_panic_alone(run: &RunData) -> Result<Check, Unchecked> {
     if let Ok(summary) = run.summary() {
         for c in &summary.children {
             let by_us = killed_for_hang && c.exit.contains("SIGKILL");
+            if c.exit == format!("exited with code {REFUSED_EXIT_CODE}") {
+                return Ok(Check::broken(
+                    "no crash",
+                    format!("{}: {}", c.name, run.refused_call_phrase()),
+                ));
+            }
             if c.exit.starts_with("killed by") && !by_us {
                 return Ok(Check::broken(
                     "no crash",
@@ -139,16 +154,18 @@ fn clean_alone(run: &RunData) -> Result<(), Unchecked> {
         Ending::Exited { code } if code != 0 => return why(run.ending_phrase()),
         _ => {}
     }
-    let header = run.header()?;
-    if header.exercise != run.exercise {
-        return why(format!(
-            "the report is from exercise `{}`, not `{}`",
-            header.exercise, run.exercise
-        ));
-    }
-    run.summary()?;
+    // A process left behind explains a report that does not account
+    // for it; files left in /dev/shm are named too.
     if let Some(left) = run.leftovers_phrase() {
         return why(left);
+    }
+    run.header()?;
+    run.summary()?;
+    if !run.outcome.leftover_files.is_empty() {
+        return why(format!(
+            "left files behind in /dev/shm: {} (they were removed)",
+            crate::judge::run::short_list(run.outcome.leftover_files.clone())
+        ));
     }
     Ok(())
 }
@@ -185,7 +202,12 @@ mod tests {
 
     #[test]
     fn a_missing_report_is_named_not_trusted() {
-        let run = RunData::new(0, 1, "locked-bank", exited(0), Err(ReportProblem::Missing));
+        let run = RunData::new(
+            0,
+            config("locked-bank"),
+            exited(0),
+            Err(ReportProblem::Missing),
+        );
         let err = clean(&run).unwrap_err();
         assert!(err.0.contains("no report"), "{err:?}");
         assert!(matches!(clean_exit(&run).unwrap(), Check::Broken(_)));
@@ -193,7 +215,12 @@ mod tests {
 
     #[test]
     fn a_segfault_names_its_signal() {
-        let mut run = RunData::new(0, 1, "locked-bank", exited(0), Err(ReportProblem::Empty));
+        let mut run = RunData::new(
+            0,
+            config("locked-bank"),
+            exited(0),
+            Err(ReportProblem::Missing),
+        );
         run.outcome.ending = Ending::Signaled {
             signal: 11,
             name: "SIGSEGV".into(),
@@ -206,7 +233,12 @@ mod tests {
 
     #[test]
     fn a_refused_fork_names_the_process_cap() {
-        let mut run = RunData::new(0, 1, "locked-bank", exited(101), Err(ReportProblem::Empty));
+        let mut run = RunData::new(
+            0,
+            config("locked-bank"),
+            exited(101),
+            Err(ReportProblem::Missing),
+        );
         run.outcome.stderr = "thread 'main' panicked at src/lib.rs:3:5:\nfork refused\n".into();
         run.outcome.limit_hit = Some("process limit (64 at once) reached".into());
         match no_panic(&run).unwrap() {
@@ -242,8 +274,7 @@ mod tests {
     fn trouble_with_the_supervisor_is_a_crash() {
         let mut run = RunData::new(
             0,
-            1,
-            "sequential-bank",
+            config("sequential-bank"),
             exited(0),
             Err(ReportProblem::Missing),
         );
@@ -259,8 +290,7 @@ mod tests {
     fn a_panic_only_on_stderr_is_still_seen() {
         let mut run = RunData::new(
             0,
-            1,
-            "locked-bank",
+            config("locked-bank"),
             exited(101),
             Err(ReportProblem::Missing),
         );

@@ -169,19 +169,51 @@ pub fn judge(
 pub(crate) mod testing {
     //! Builds runs for the invariants' own tests.
 
-    use course_report::{Child, Event, Header, Object, Record, Report, Summary, Worker};
+    use course_report::{
+        Child, Event, Header, Object, Param, Record, Report, RunConfig, Summary, Worker,
+    };
 
     use crate::judge::run::RunData;
     use crate::run::supervise::{Ending, RunOutcome};
 
-    /// A run that exited normally with these records.
+    /// A run that exited normally with these records, run with the
+    /// configuration its header gives.
     pub fn run(exercise: &str, records: Vec<Record>) -> RunData {
         let text: String = records
             .iter()
             .map(|r| serde_json::to_string(r).unwrap() + "\n")
             .collect();
         let report = Report::parse(&text).map_err(crate::judge::run::ReportProblem::Malformed);
-        RunData::new(0, 7, exercise, exited(0), report)
+        let config = match &report {
+            Ok(r) if r.header.is_some() => config_of(r),
+            _ => config(exercise),
+        };
+        RunData::new(0, config, exited(0), report)
+    }
+
+    /// A configuration with no parameters.
+    pub fn config(exercise: &str) -> RunConfig {
+        RunConfig {
+            exercise: exercise.into(),
+            seed: 1,
+            sched: "controlled:random:1".into(),
+            time_scale: 0.0,
+            demo: None,
+            params: Default::default(),
+        }
+    }
+
+    /// The configuration a report's header echoes.
+    pub fn config_of(report: &Report) -> RunConfig {
+        let h = report.header.as_ref().expect("a header");
+        RunConfig {
+            exercise: h.exercise.clone(),
+            seed: h.seed,
+            sched: h.mode.clone(),
+            time_scale: h.time_scale,
+            demo: None,
+            params: h.params.clone(),
+        }
     }
 
     /// An outcome with this exit code.
@@ -197,7 +229,21 @@ pub(crate) mod testing {
             leftovers: vec![],
             limit_hit: None,
             warnings: vec![],
+            ..RunOutcome::default()
         }
+    }
+
+    /// A header for `exercise` with these parameters (lists too); the main
+    /// pid is 1.
+    pub fn header_with(exercise: &str, params: &[(&str, Param)]) -> Record {
+        let Record::Header(mut h) = header(exercise, &[]) else {
+            unreachable!()
+        };
+        h.params = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        Record::Header(h)
     }
 
     /// A header for `exercise` with these parameters; the main pid is 1.
@@ -208,7 +254,11 @@ pub(crate) mod testing {
             pid: 1,
             cpus: 2,
             time_scale: 0.0,
-            params: params.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            seed: 7,
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), Param::Int(*v)))
+                .collect(),
         })
     }
 
@@ -262,6 +312,7 @@ pub(crate) mod testing {
                     object: *object,
                     value: *value,
                     t: i as u64,
+                    off_schedule: false,
                 })
                 .collect(),
             dropped: 0,

@@ -103,7 +103,7 @@ fn differences(want: &BTreeMap<i64, i64>, got: &BTreeMap<i64, i64>) -> String {
 }
 
 fn exactly_once(run: &RunData) -> Result<Check, Unchecked> {
-    let put = multiset(run.worker(PRODUCER)?.items.iter().copied());
+    let put = multiset(run.param_list("items")?.iter().copied());
     let mut taken_items = Vec::new();
     for name in DRAINERS {
         taken_items.extend(run.worker(name)?.items.iter().copied());
@@ -118,8 +118,16 @@ fn exactly_once(run: &RunData) -> Result<Check, Unchecked> {
             differences(&put, &taken),
         ));
     }
-    // The children's own accounts must agree with the trace.
+    // The children's own accounts must agree with the trace, and the
+    // parent must have put the grader's items.
     let queue = run.events_on("queue")?;
+    let traced_puts = multiset(queue.iter().filter(|e| e.op == "put").map(|e| e.value));
+    if traced_puts != put {
+        return Ok(Check::broken(
+            "the items the grader gave, put on the queue",
+            differences(&put, &traced_puts),
+        ));
+    }
     for name in DRAINERS.into_iter().chain([PRODUCER]) {
         let w = run.worker(name)?;
         let op = if name == PRODUCER { "put" } else { "get" };
@@ -141,7 +149,7 @@ fn exactly_once(run: &RunData) -> Result<Check, Unchecked> {
 }
 
 fn counts_sum(run: &RunData) -> Result<Check, Unchecked> {
-    let put = run.worker(PRODUCER)?.items.len() as i64;
+    let put = run.param_list("items")?.len() as i64;
     let mut parts = Vec::new();
     let mut sum = 0;
     for name in DRAINERS {
@@ -174,7 +182,7 @@ fn queue_empty(run: &RunData) -> Result<Check, Unchecked> {
 mod tests {
     use super::*;
     use crate::judge::invariants::testing::*;
-    use course_report::{Deadlock, Record, Stuck};
+    use course_report::{Deadlock, Param, Record, Stuck};
 
     fn drain(p1: Vec<i64>, p2: Vec<i64>) -> RunData {
         let mut events = vec![];
@@ -190,7 +198,7 @@ mod tests {
         run(
             "queue-drain",
             vec![
-                header("queue-drain", &[("items", 3)]),
+                header_with("queue-drain", &[("items", Param::List(vec![1, 2, 3]))]),
                 worker("MainProcess", 1, &[("items", 3)], vec![1, 2, 3]),
                 worker("P1", 2, &[("items", p1.len() as i64)], p1),
                 worker("P2", 3, &[("items", p2.len() as i64)], p2),
@@ -227,7 +235,7 @@ mod tests {
         let mut run = run(
             "queue-drain",
             vec![
-                header("queue-drain", &[("items", 3)]),
+                header_with("queue-drain", &[("items", Param::List(vec![1, 2, 3]))]),
                 Record::Deadlock(Deadlock {
                     stuck: vec![Stuck {
                         pid: 3,

@@ -38,12 +38,26 @@ pub const INVARIANTS: &[Invariant] = &[
 
 /// The final balances over the session.
 pub const DISTRIBUTIONS: &[Distribution] = &[Distribution {
-    name: "final balance",
-    value: final_balance,
+    name: "final − start, in amounts (the lost updates, net)",
+    value: drift,
 }];
 
-fn final_balance(run: &RunData) -> Option<String> {
-    run.finals()?.get("balance").map(|b| b.to_string())
+/// How far the balance ended from its start, counted in amounts: 0 when
+/// no update was lost (or as many of each side were), +2 when two
+/// withdrawals were lost. Each run has its own start and amount, so this
+/// is what compares across runs.
+fn drift(run: &RunData) -> Option<String> {
+    let fin = *run.finals()?.get("balance")?;
+    let (start, amount) = (run.param("start").ok()?, run.param("amount").ok()?);
+    if amount == 0 {
+        return None;
+    }
+    let d = (fin - start) / amount;
+    Some(if d > 0 {
+        format!("+{d}")
+    } else {
+        d.to_string()
+    })
 }
 
 /// The pids of the two workers, checked to be real, distinct children.

@@ -1,0 +1,93 @@
+//! The parameters of each run, drawn by the grader from the run's seed.
+//!
+//! The program is told them (see `course_report::RunConfig`) and the
+//! grader judges against its own copy, so nothing the program does can
+//! change what it is judged against. The same seed always gives the same
+//! parameters, on any machine: a replayed run is the same run.
+
+use course_report::{Param, Params};
+
+/// A small random generator (SplitMix64): a counter run through a mixing
+/// function. Written out here, not taken from a crate, so that the
+/// parameters of a seed never change under us.
+#[derive(Clone, Debug)]
+pub struct Draw {
+    state: u64,
+}
+
+impl Draw {
+    /// The generator for this seed.
+    pub fn new(seed: u64) -> Draw {
+        Draw { state: seed }
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `lo..=hi`.
+    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next_u64() % (hi - lo + 1) as u64) as i64
+    }
+}
+
+fn ints(pairs: &[(&str, i64)]) -> Params {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), Param::Int(*v)))
+        .collect()
+}
+
+/// The banks of exercises 1 to 3, around the lesson's 600, 5 and 100: a
+/// start of 100 to 1000, an amount of 1 to 20, 50 to 150 steps each way.
+/// A function that writes the lesson's numbers in place of its arguments
+/// is wrong in nearly every run.
+pub fn bank(seed: u64) -> Params {
+    let mut draw = Draw::new(seed ^ 0xB4_4E);
+    let start = draw.range(100, 1000);
+    let amount = draw.range(1, 20);
+    let steps = draw.range(50, 150);
+    ints(&[("start", start), ("amount", amount), ("steps", steps)])
+}
+
+/// The queue of exercise 4, around the lesson's 100 random digits: 50 to
+/// 150 items from 0 to 99, so that an item's value says little of its
+/// place and repeats are few.
+pub fn queue(seed: u64) -> Params {
+    let mut draw = Draw::new(seed ^ 0x0_0E0E);
+    let n = draw.range(50, 150);
+    let items = (0..n).map(|_| draw.range(0, 99)).collect();
+    [("items".to_string(), Param::List(items))].into()
+}
+
+/// The reentrant lock of exercise 5: the lesson's two children, depth 5,
+/// and a 3 s hold.
+pub fn reentrant(_seed: u64) -> Params {
+    ints(&[("children", 2), ("depth", 5), ("hold_ms", 3000)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_always_gives_the_same_parameters() {
+        assert_eq!(queue(42), queue(42));
+        assert_ne!(queue(42), queue(43));
+        let Param::List(items) = &queue(42)["items"] else {
+            panic!()
+        };
+        assert!(items.iter().all(|&i| (0..100).contains(&i)));
+        assert!((50..=150).contains(&items.len()));
+        assert_ne!(bank(1), bank(2));
+        let Param::Int(steps) = bank(3)["steps"] else {
+            panic!()
+        };
+        assert!((50..=150).contains(&steps));
+    }
+}
