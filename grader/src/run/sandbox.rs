@@ -284,20 +284,6 @@ fn build_root(spec: &BoxSpec) -> Result<(), String> {
     nix::unistd::chdir("/").map_err(|e| e.to_string())?;
     let (host, new) = (Path::new("/oldroot"), Path::new("/newroot"));
     mnt(Some(new), new, None, MsFlags::MS_BIND, None)?;
-    for dir in &spec.scratch {
-        let path = new.join(dir.strip_prefix("/").unwrap_or(dir));
-        fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        mnt(
-            Some(Path::new("tmpfs")),
-            &path,
-            Some("tmpfs"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-            Some("size=64m,mode=777"),
-        )?;
-    }
-    for bind in &spec.binds {
-        bind_in(host, new, bind)?;
-    }
     let dir = |p: &str, mode: u32| -> Result<PathBuf, String> {
         let path = new.join(p);
         fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -349,6 +335,23 @@ fn build_root(spec: &BoxSpec) -> Result<(), String> {
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
         Some(&format!("size={}m,mode=1777", spec.tmp_mib)),
     )?;
+    // The box's own /tmp and /dev are in place before the binds, so that a
+    // bind under them (a course checked out under /tmp) lands inside them
+    // rather than under a mount that would hide it.
+    for dir in &spec.scratch {
+        let path = new.join(dir.strip_prefix("/").unwrap_or(dir));
+        fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        mnt(
+            Some(Path::new("tmpfs")),
+            &path,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some("size=64m,mode=777"),
+        )?;
+    }
+    for bind in &spec.binds {
+        bind_in(host, new, bind)?;
+    }
     let etc = dir("etc", 0o755)?;
     let names = format!(
         "root:x:0:0:root:/tmp:/bin/sh\nrunner:x:{}:{}:runner:/tmp:/bin/sh\n",

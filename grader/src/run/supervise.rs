@@ -286,11 +286,22 @@ pub fn supervise_main() -> ! {
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     let work = work_dir(&iso, &spec);
     let confinement = Confinement::new(&spec, &mut iso, &work);
+    // What a bind of the box's lives under in the work directory (a course
+    // checked out under /tmp): never emptied.
+    let keep = spec
+        .binds
+        .iter()
+        .map(|b| b.inside())
+        .chain(spec.scratch.iter().map(PathBuf::as_path))
+        .filter_map(|p| p.strip_prefix(&work).ok()?.components().next())
+        .map(|c| work.join(c))
+        .collect();
     let mut state = State {
         iso: iso.clone(),
         confinement,
         server: None,
         work,
+        keep,
     };
     if answer(&mut stdout, &Answer::Ready(iso)).is_err() {
         std::process::exit(1);
@@ -368,6 +379,8 @@ struct State {
     confinement: Confinement,
     server: Option<Server>,
     work: PathBuf,
+    /// Entries of the work directory that hold a bind: kept.
+    keep: Vec<PathBuf>,
 }
 
 impl State {
@@ -776,7 +789,9 @@ impl State {
         }
         if let Ok(entries) = fs::read_dir(&self.work) {
             for e in entries.flatten() {
-                remove(&e.path());
+                if !self.keep.contains(&e.path()) {
+                    remove(&e.path());
+                }
             }
         }
         left.sort();
