@@ -42,12 +42,74 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List the exercises and their lessons' titles.
+    /// List the exercises, their lessons' titles and where you stand on
+    /// each (not started, failing, passing).
     List,
     /// Re-run one run of an exercise and show its interleaving.
     Replay(ReplayArgs),
+    /// Grade an exercise again every time you save its file.
+    Watch(WatchArgs),
+    /// Show the next hint for an exercise (one more each time).
+    Hint(ExerciseArg),
+    /// Put an exercise's file back as it was given (asks first).
+    Reset(ResetArgs),
     /// Grade a whole class: every submission in a directory.
     Batch(BatchArgs),
+    /// Join the outputs of a batch graded in parts (`batch --shard`).
+    Merge(MergeArgs),
+    /// Write the course as students get it: without solutions, test
+    /// fixtures, or the solutions' mentions in the lessons.
+    ExportStudent(ExportArgs),
+}
+
+/// One exercise, by name or number.
+#[derive(Debug, Args)]
+pub struct ExerciseArg {
+    /// The exercise, by name (locked-bank) or number (3).
+    #[arg(value_name = "EXERCISE")]
+    pub exercise: String,
+}
+
+/// The watch options.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The exercise to watch; default: the first one not passing yet.
+    #[arg(value_name = "EXERCISE")]
+    pub exercise: Option<String>,
+    /// How each run is made.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// The reset options.
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// The exercise to reset.
+    #[arg(value_name = "EXERCISE")]
+    pub exercise: String,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+/// The merge options.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The output directories of the parts (`batch --shard K/N --output`).
+    #[arg(value_name = "PART", required = true)]
+    pub parts: Vec<PathBuf>,
+    /// Where to write the joined class table and per-student files.
+    #[arg(long, value_name = "DIR")]
+    pub output: PathBuf,
+}
+
+/// The export options.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The directory to write the student edition into (must not exist,
+    /// or be empty).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// Where the programs come from.
@@ -173,6 +235,11 @@ pub struct BatchArgs {
     /// fresh seed, printed.
     #[arg(long, value_name = "SEED")]
     pub seed: Option<u64>,
+    /// Grade only the K-th of N parts of the class (1-based), split by
+    /// student name, the same way on every machine; join the parts'
+    /// outputs with `grader merge`.
+    #[arg(long, value_name = "K/N", value_parser = shard)]
+    pub shard: Option<(usize, usize)>,
     /// Submissions graded at once, each in its own staged copy of the
     /// course. Default: the number of CPUs.
     #[arg(long, value_name = "J", value_parser = clap::value_parser!(u64).range(1..=256))]
@@ -204,6 +271,16 @@ pub struct ReplayArgs {
     /// Print the whole trace, however long.
     #[arg(long)]
     pub full: bool,
+}
+
+fn shard(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("`{s}` is not K/N with 1 <= K <= N");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n): (usize, usize) = (k.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+    if k == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
 }
 
 fn positive_seconds(s: &str) -> Result<f64, String> {

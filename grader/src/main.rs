@@ -7,12 +7,14 @@ mod catalog;
 mod cli;
 mod course;
 mod grade;
+mod instructor;
 mod judge;
 mod list;
 mod mode;
 mod replay;
 mod report;
 mod run;
+mod student;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -81,6 +83,11 @@ fn main() -> ExitCode {
             ExitCode::from(if held { EXIT_PASSED } else { EXIT_FAILED })
         }
         Some(Command::Batch(args)) => batch_command(&course, args),
+        Some(Command::Merge(args)) => instructor::merge_command(&args),
+        Some(Command::ExportStudent(args)) => instructor::export_command(&course, &args),
+        Some(Command::Watch(args)) => student::watch_command(&course, &args),
+        Some(Command::Hint(args)) => student::hint_command(&course, &args),
+        Some(Command::Reset(args)) => student::reset_command(&course, &args),
         None => grade_command(&course, cli.grade),
     }
 }
