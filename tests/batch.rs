@@ -137,3 +137,107 @@ fn a_batch_without_submissions_is_a_usage_error() {
         .code(2)
         .stderr(predicates::str::contains("no such directory"));
 }
+
+#[test]
+fn a_class_graded_in_parts_merges_into_one_table() {
+    let class = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    // Split in two by name: alice and bob in part 1, carol in part 2.
+    hand_in("solutions", &class.path().join("alice/exercises"));
+    hand_in("exercises", &class.path().join("bob"));
+    hand_in("solutions", &class.path().join("carol"));
+    let part = |k: usize| {
+        let dir = out.path().join(format!("part-{k}"));
+        let output = grader()
+            .arg("batch")
+            .arg(class.path())
+            .args([
+                "sequential-bank",
+                "--runs",
+                "3",
+                "--seed",
+                SEED,
+                "--jobs",
+                "1",
+            ])
+            .args(["--shard", &format!("{k}/2"), "--output"])
+            .arg(&dir)
+            .assert()
+            .code(0)
+            .get_output()
+            .stdout
+            .clone();
+        (dir, String::from_utf8(output).unwrap())
+    };
+    let (one, said) = part(1);
+    assert!(
+        said.contains("Grading 2 of 3 submissions (part 1/2)"),
+        "{said}"
+    );
+    let (two, said) = part(2);
+    assert!(
+        said.contains("Grading 1 of 3 submissions (part 2/2)"),
+        "{said}"
+    );
+    assert!(said.contains("grader merge"), "{said}");
+
+    let merged = out.path().join("class");
+    grader()
+        .arg("merge")
+        .args([&two, &one])
+        .arg("--output")
+        .arg(&merged)
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains("Joined 2 parts: 3 students"));
+    let table = fs::read_to_string(merged.join("class.csv")).unwrap();
+    let lines: Vec<&str> = table.split_inclusive("\r\n").collect();
+    assert_eq!(lines.len(), 4, "{table}");
+    assert_eq!(lines[0], "student,01 sequential-bank,total,max,notes\r\n");
+    assert_eq!(lines[1], "alice,20,20,20,\r\n");
+    assert!(lines[2].starts_with("bob,0,0,20,"), "{table}");
+    assert_eq!(lines[3], "carol,20,20,20,\r\n");
+    for student in ["alice", "bob", "carol"] {
+        assert!(
+            merged.join(student).join("results.json").is_file(),
+            "{student}"
+        );
+        assert!(
+            merged.join(student).join("report.txt").is_file(),
+            "{student}"
+        );
+    }
+
+    // One part alone is not the class.
+    grader()
+        .arg("merge")
+        .arg(&one)
+        .arg("--output")
+        .arg(out.path().join("half"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("part 2/2 is missing"));
+}
+
+#[test]
+fn a_part_needs_the_seed_every_part_shares() {
+    let class = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    hand_in("exercises", &class.path().join("bob"));
+    grader()
+        .arg("batch")
+        .arg(class.path())
+        .args(["--shard", "1/2", "--output"])
+        .arg(out.path())
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--shard 1/2 needs --seed"));
+    grader()
+        .arg("batch")
+        .arg(class.path())
+        .args(["--shard", "3/2", "--seed", "1", "--output"])
+        .arg(out.path())
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("is not K/N with 1 <= K <= N"));
+}

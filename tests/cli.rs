@@ -1,4 +1,4 @@
-//! The command line: usage errors, the exercise list, help.
+//! The command line: usage errors, the exercise list, help, colour.
 
 mod common;
 
@@ -13,7 +13,13 @@ fn an_unknown_exercise_is_a_usage_error_naming_the_real_ones() {
         .assert()
         .code(2)
         .stderr(contains("unknown exercise `nosuch`"))
-        .stderr(contains("locked-bank (3)"));
+        .stderr(contains("locked-bank (3)"))
+        .stderr(contains("did you mean").not());
+    grader()
+        .args(["queue-drian"])
+        .assert()
+        .code(2)
+        .stderr(contains("`queue-drian` (did you mean `queue-drain`?)"));
 }
 
 #[test]
@@ -89,4 +95,66 @@ fn no_colour_reaches_a_pipe() {
         .args(["sequential-bank", "--solutions", "--runs", "2"])
         .assert()
         .stdout(contains("\u{1b}[").not());
+}
+
+/// A command's help, as clap prints it at 100 columns.
+fn help(args: &[&str]) -> String {
+    let out = grader()
+        .args(args)
+        .env("COLUMNS", "100")
+        .write_stdin("")
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn replay_has_its_own_help_that_explains_the_schedule() {
+    let text = help(&["replay", "--help"]);
+    assert!(text.starts_with("Re-run one run of an exercise"), "{text}");
+    assert!(text.contains("The schedule:"), "{text}");
+    assert!(text.contains("SLOTxCOUNT"), "{text}");
+    assert!(text.contains("--internal"), "{text}");
+    // Not the grading help.
+    assert!(!text.contains("--format"), "{text}");
+    assert!(!text.contains("Grade the reference solutions"), "{text}");
+    insta::assert_snapshot!("replay_help", text);
+}
+
+#[test]
+fn the_student_commands_have_help() {
+    insta::assert_snapshot!("watch_help", help(&["watch", "--help"]));
+    insta::assert_snapshot!("hint_help", help(&["hint", "--help"]));
+    insta::assert_snapshot!("reset_help", help(&["reset", "--help"]));
+    insta::assert_snapshot!("list_help", help(&["list", "--help"]));
+}
+
+#[test]
+fn colour_follows_the_flag_then_no_color_then_clicolor_force() {
+    let escapes = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = grader();
+        cmd.env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.args(args).assert().code(0).get_output().stdout.clone();
+        String::from_utf8(out).unwrap().contains("\u{1b}[")
+    };
+    assert!(!escapes(&["list"], &[]), "a pipe gets no colour");
+    assert!(escapes(&["list"], &[("CLICOLOR_FORCE", "1")]));
+    assert!(!escapes(
+        &["list"],
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]
+    ));
+    assert!(escapes(
+        &["list", "--color", "always"],
+        &[("NO_COLOR", "1")]
+    ));
+    assert!(!escapes(
+        &["list", "--color", "never"],
+        &[("CLICOLOR_FORCE", "1")]
+    ));
 }

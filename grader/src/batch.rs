@@ -26,6 +26,9 @@
 //! its own (see `run::sandbox`), and the results are kept in memory and
 //! written at the end, each file whole (written beside, then renamed),
 //! the class table last, once nothing of any submission is running.
+//!
+//! A class too large for one machine is graded in parts (`--shard K/N`,
+//! see [`shard`]), each part's output joined by `grader merge`.
 
 use std::fs;
 use std::io;
@@ -45,6 +48,12 @@ use crate::report::gradescope::{self, POINTS_PER_EXERCISE};
 use crate::report::human;
 use crate::report::term::Paint;
 use crate::run::interrupt;
+
+pub mod shard;
+pub mod table;
+
+use shard::{Manifest, Settings};
+use table::Table;
 
 /// The class table's file name in the output directory.
 pub const CLASS_TABLE: &str = "class.csv";
@@ -72,6 +81,22 @@ pub struct Options {
     pub time_scale: Option<f64>,
     /// Each exercise build's deadline.
     pub build_timeout: Duration,
+    /// Grade only this part (K of N, 1-based) of the class.
+    pub shard: Option<(usize, usize)>,
+}
+
+impl Options {
+    /// The settings every part of a sharded class must share.
+    fn settings(&self) -> Settings {
+        Settings {
+            exercises: columns(&self.exercises),
+            runs: self.runs,
+            seed: self.seed,
+            mode: self.mode.map(|m| m.name().to_string()),
+            timeout_secs: self.timeout.as_secs_f64(),
+            time_scale: self.time_scale,
+        }
+    }
 }
 
 /// One student's line of the class table.
@@ -126,6 +151,19 @@ pub fn students(class: &Path, output: &Path) -> io::Result<Vec<(String, PathBuf)
     Ok(found)
 }
 
+/// The students of `class` that part `shard` grades (all of them when
+/// the class is not split).
+pub fn in_part(
+    class: &[(String, PathBuf)],
+    shard: Option<(usize, usize)>,
+) -> Vec<(String, PathBuf)> {
+    class
+        .iter()
+        .filter(|(name, _)| shard.is_none_or(|(k, n)| shard::part_of(name, n) == k))
+        .cloned()
+        .collect()
+}
+
 /// The staged copy of job `k` (1-based).
 fn slot_name(k: usize) -> String {
     format!("batch-{k}")
@@ -151,11 +189,16 @@ fn prepare_slots(course: &Course, slots: usize) -> Result<(), String> {
 /// one is done (on the calling thread).
 pub fn run(course: &Course, opts: &Options, mut each: impl FnMut(&Row)) -> io::Result<Outcome> {
     let started = Instant::now();
-    let students = students(&opts.class, &opts.output)?;
+    let class = students(&opts.class, &opts.output)?;
+    let students = in_part(&class, opts.shard);
     fs::create_dir_all(&opts.output)?;
     let slots = opts.jobs.clamp(1, students.len().max(1));
-    if let Err(e) = prepare_slots(course, slots) {
-        eprintln!("grader: warning: the staged copies could not be prepared ({e}); each job builds its own");
+    // A part with nobody in it (a small class in many parts) builds
+    // nothing, and still writes its table and manifest, for `merge`.
+    if !students.is_empty() {
+        if let Err(e) = prepare_slots(course, slots) {
+            eprintln!("grader: warning: the staged copies could not be prepared ({e}); each job builds its own");
+        }
     }
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<(usize, (Row, Vec<(PathBuf, String)>))>();
@@ -203,9 +246,26 @@ pub fn run(course: &Course, opts: &Options, mut each: impl FnMut(&Row)) -> io::R
     for (path, text) in &files {
         write_whole(path, text)?;
     }
+    if let Some((part, parts)) = opts.shard {
+        let manifest = Manifest {
+            part,
+            parts,
+            class: class.iter().map(|(name, _)| name.clone()).collect(),
+            graded: outcome.rows.iter().map(|r| r.student.clone()).collect(),
+            not_graded: outcome.not_graded.clone(),
+            grader_failed: outcome
+                .rows
+                .iter()
+                .filter(|r| r.grader_failed)
+                .map(|r| r.student.clone())
+                .collect(),
+            settings: opts.settings(),
+        };
+        write_whole(&opts.output.join(shard::MANIFEST), &manifest.to_text())?;
+    }
     write_whole(
         &opts.output.join(CLASS_TABLE),
-        &class_table(&opts.exercises, &outcome),
+        &class_table(&opts.exercises, &outcome).to_csv(),
     )?;
     Ok(outcome)
 }
@@ -357,18 +417,23 @@ pub fn score_text(x: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// The class table's exercise columns: `01 sequential-bank`, as in
+/// Gradescope.
+fn columns(exercises: &[&'static Exercise]) -> Vec<String> {
+    exercises
+        .iter()
+        .map(|e| format!("{:02} {}", e.number, e.slug))
+        .collect()
+}
+
 /// The class table: a header, then one line per student graded, then the
 /// students not graded.
-pub fn class_table(exercises: &[&'static Exercise], outcome: &Outcome) -> String {
+pub fn class_table(exercises: &[&'static Exercise], outcome: &Outcome) -> Table {
     let mut header = vec!["student".to_string()];
-    header.extend(
-        exercises
-            .iter()
-            .map(|e| format!("{:02} {}", e.number, e.slug)),
-    );
+    header.extend(columns(exercises));
     header.extend(["total", "max", "notes"].map(String::from));
     let max = score_text(POINTS_PER_EXERCISE * exercises.len() as f64);
-    let mut lines = vec![csv_line(&header)];
+    let mut rows = Vec::new();
     for row in &outcome.rows {
         let mut cells = vec![row.student.clone()];
         cells.extend(
@@ -379,7 +444,7 @@ pub fn class_table(exercises: &[&'static Exercise], outcome: &Outcome) -> String
         cells.push(score_text(row.total));
         cells.push(max.clone());
         cells.push(row.notes.clone());
-        lines.push(csv_line(&cells));
+        rows.push(cells);
     }
     for name in &outcome.not_graded {
         let mut cells = vec![name.clone()];
@@ -389,25 +454,9 @@ pub fn class_table(exercises: &[&'static Exercise], outcome: &Outcome) -> String
             max.clone(),
             "not graded (interrupted)".into(),
         ]);
-        lines.push(csv_line(&cells));
+        rows.push(cells);
     }
-    lines.join("")
-}
-
-/// One CSV record (RFC 4180): fields with a comma, a quote or a line
-/// break are quoted, quotes doubled.
-fn csv_line(cells: &[String]) -> String {
-    let quoted: Vec<String> = cells
-        .iter()
-        .map(|c| {
-            if c.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", c.replace('"', "\"\""))
-            } else {
-                c.clone()
-            }
-        })
-        .collect();
-    format!("{}\r\n", quoted.join(","))
+    Table { header, rows }
 }
 
 #[cfg(test)]
@@ -415,19 +464,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn csv_fields_are_quoted_only_when_needed() {
-        assert_eq!(
-            csv_line(&["alice".into(), "20".into(), "a, \"b\"".into()]),
-            "alice,20,\"a, \"\"b\"\"\"\r\n"
-        );
-    }
-
-    #[test]
     fn scores_read_as_plain_numbers() {
         assert_eq!(score_text(20.0), "20");
         assert_eq!(score_text(13.333333), "13.33");
         assert_eq!(score_text(0.0), "0");
         assert_eq!(score_text(2.5), "2.5");
+    }
+
+    #[test]
+    fn the_parts_of_a_class_share_it_out_exactly() {
+        let class: Vec<(String, PathBuf)> = (0..50)
+            .map(|i| {
+                (
+                    format!("student{i}"),
+                    PathBuf::from(format!("/class/student{i}")),
+                )
+            })
+            .collect();
+        assert_eq!(in_part(&class, None), class);
+        let mut seen: Vec<(String, PathBuf)> = (1..=3)
+            .flat_map(|k| in_part(&class, Some((k, 3))))
+            .collect();
+        seen.sort();
+        let mut all = class.clone();
+        all.sort();
+        assert_eq!(seen, all, "every student in exactly one part");
     }
 
     #[test]

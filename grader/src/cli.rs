@@ -10,6 +10,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::catalog::Source;
 use crate::mode::ModeKind;
+use crate::report::gradescope::Visibility;
+use crate::report::term::ColorWhen;
 use crate::report::Format;
 
 /// Grades the course's exercises on inter-process locking: each program is
@@ -37,6 +39,11 @@ pub struct Cli {
     /// What to grade, and how.
     #[command(flatten)]
     pub grade: GradeArgs,
+    /// When to colour the output: auto (a terminal, unless NO_COLOR is
+    /// set; CLICOLOR_FORCE forces it), always, never. With a subcommand,
+    /// give it after the subcommand's name.
+    #[arg(long, value_enum, value_name = "WHEN", global = true, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
 }
 
 /// The subcommands.
@@ -72,10 +79,21 @@ pub struct ExerciseArg {
 
 /// The watch options.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Each save is graded in two steps: a few quick runs first, so that a plain \
+    mistake shows in a second or two, then, if they pass, the full number of runs, with a \
+    fresh seed each time. The screen is cleared before each grading. Ctrl-C leaves.\n\n\
+    Examples:\n  \
+    cargo grade watch                 the first exercise not passing yet\n  \
+    cargo grade watch locked-bank     that one (or: cargo grade watch 3)"
+)]
 pub struct WatchArgs {
     /// The exercise to watch; default: the first one not passing yet.
     #[arg(value_name = "EXERCISE")]
     pub exercise: Option<String>,
+    /// Runs of the full grading that follows the quick runs.
+    #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub runs: u64,
     /// How each run is made.
     #[command(flatten)]
     pub run: RunArgs,
@@ -83,8 +101,14 @@ pub struct WatchArgs {
 
 /// The reset options.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "The file as given is exercises/NN-name/src/lib.rs as the commit that \
+    added it to the course's git history has it. Before it replaces yours, your version is \
+    kept in target/grader/reset/. Without git or that history (a zip, a shallow clone), \
+    nothing is changed, and the message says how to get the file back."
+)]
 pub struct ResetArgs {
-    /// The exercise to reset.
+    /// The exercise to reset, by name (locked-bank) or number (3).
     #[arg(value_name = "EXERCISE")]
     pub exercise: String,
     /// Do not ask for confirmation.
@@ -94,6 +118,14 @@ pub struct ResetArgs {
 
 /// The merge options.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Writes DIR/class.csv (every part's rows, in name order) and each student's \
+    files. Refuses, writing nothing, when a part is missing or given twice, when the parts \
+    come from different splits or settings, when a part was interrupted, or when a student \
+    was graded by no part or by two.\n\n\
+    Exit status: 0 once joined, 1 if the grader had failed on some submission (its row says \
+    so), 2 if refused."
+)]
 pub struct MergeArgs {
     /// The output directories of the parts (`batch --shard K/N --output`).
     #[arg(value_name = "PART", required = true)]
@@ -105,11 +137,23 @@ pub struct MergeArgs {
 
 /// The export options.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Writes exercises/, multiproc/, report/, scenarios/, grader/ (without its \
+    tests, benches and examples), .cargo/config.toml, README.md and the workspace's Cargo.toml \
+    and Cargo.lock, without solutions/, tests/ and the solutions' mentions in the lessons and \
+    the README. Lists what it left out.\n\n\
+    Exit status: 0 once written, 2 if refused (a DIR that is not empty, an exercise's file \
+    that is not its stub, an edition that does not load as a cargo workspace)."
+)]
 pub struct ExportArgs {
     /// The directory to write the student edition into (must not exist,
     /// or be empty).
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+    /// The course to export, such as a `git archive` of a commit. Default:
+    /// the course this grader belongs to.
+    #[arg(long, value_name = "COURSE")]
+    pub from: Option<PathBuf>,
 }
 
 /// Where the programs come from.
@@ -205,6 +249,9 @@ pub struct GradeArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// With --format gradescope: when students see the results.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = Visibility::Visible)]
+    pub gradescope_visibility: Visibility,
 }
 
 /// The batch options.
@@ -212,7 +259,8 @@ pub struct GradeArgs {
 #[command(
     after_help = "Writes OUTPUT/class.csv (student, the score of each exercise, total, \
     notes) and, for each student, OUTPUT/STUDENT/results.json (Gradescope) and \
-    OUTPUT/STUDENT/report.txt.\n\n\
+    OUTPUT/STUDENT/report.txt. With --shard, also OUTPUT/shard.json, which `grader merge` \
+    reads.\n\n\
     Exit status: 0 once every submission is graded (whatever its score), 1 if the grader \
     failed on some submission, 2 on a usage error, 130 if interrupted (the table then \
     holds the students graded so far)."
@@ -251,26 +299,72 @@ pub struct BatchArgs {
 
 /// The replay options.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example: cargo grade replay locked-bank --seed 1237\n\n\
+    --help explains the schedule string and the trace.",
+    after_long_help = "Under the controlled scheduler (the default of exercises 2 to 5) a run is \
+    fixed by its seed: the seed on a failure's \"replay\" line brings that very run back, and \
+    the replay shows its interleaving, which process ran which operations, in order. In free \
+    mode nothing fixes the interleaving, and a replay is only another run.\n\n\
+    The schedule:\n  \
+    The scheduler's choices in a run, one at each point where more than one process could \
+    run, written as runs of the same choice joined by dots: each is a slot number, or \
+    SLOTxCOUNT for COUNT choices of that slot in a row. Slot 0 is the program's main \
+    process; 1, 2, ... are its children, in the order they were started. So 1x2.0.2 reads: \
+    child 1 ran at two points in a row, then the main process, then child 2. A replay \
+    prints the run's schedule at its end, and the JSON report gives it for each failure \
+    (`failure.schedule`); --schedule follows one, choice by choice.\n\n\
+    The trace:\n  \
+    One line per stretch that a process ran uninterrupted: the event number it starts at, \
+    the process, and its operations. The runtime's own internal locks (the ones inside a \
+    Value or a Queue) are left out: --internal shows them. Long traces are cut after 60 \
+    lines: --full shows every line.\n\n\
+    Examples:\n  \
+    cargo grade replay locked-bank --seed 1237\n  \
+    cargo grade replay 3 --seed 1237 --full\n  \
+    cargo grade replay 3 --seed 1237 --schedule 1x2.0.2x3"
+)]
 pub struct ReplayArgs {
-    /// The exercise, by name or number.
+    /// The exercise, by name (locked-bank) or number (3).
     #[arg(value_name = "EXERCISE")]
     pub exercise: String,
-    /// The seed of the run to replay, as a failure's "replay" line gives it.
+    /// The seed of the run to replay, as a failure's "replay" line gives
+    /// it. With --schedule, it still chooses the run's parameters.
     #[arg(long, value_name = "SEED", required_unless_present = "schedule")]
     pub seed: Option<u64>,
-    /// Follow this schedule (the scheduler's choices, as the JSON report
-    /// gives them for a failing run) instead of a seed's choices.
+    /// Follow this schedule instead of the seed's choices (see "The
+    /// schedule" below).
     #[arg(long, value_name = "SCHEDULE")]
     pub schedule: Option<String>,
-    /// Where the program comes from.
-    #[command(flatten)]
-    pub source: SourceArgs,
+    /// Replay with the reference solutions in solutions/.
+    #[arg(long, conflicts_with = "workspace")]
+    pub solutions: bool,
+    /// Replay with another checkout's exercises, such as a student's
+    /// submission (taken as grading takes it).
+    #[arg(long, value_name = "PATH")]
+    pub workspace: Option<PathBuf>,
     /// How the run is made.
     #[command(flatten)]
     pub run: RunArgs,
-    /// Print the whole trace, however long.
+    /// Print every line of the trace, however long (without it, the
+    /// first 60).
     #[arg(long)]
     pub full: bool,
+    /// Show the operations on the runtime's internal locks in the trace
+    /// too (the locks inside a Value or a Queue): noise, unless you are
+    /// studying the runtime.
+    #[arg(long)]
+    pub internal: bool,
+}
+
+impl ReplayArgs {
+    /// Where the program comes from, as grading names it.
+    pub fn source(&self) -> SourceArgs {
+        SourceArgs {
+            solutions: self.solutions,
+            workspace: self.workspace.clone(),
+        }
+    }
 }
 
 fn shard(s: &str) -> Result<(usize, usize), String> {

@@ -71,14 +71,13 @@ impl Options {
         if mode == ModeKind::Free {
             return None;
         }
+        // The command a student runs in their own checkout: a submission
+        // is graded as that checkout's own `cargo grade` grades it, so it
+        // names no path of the grading machine (the human report tells an
+        // instructor to add `--workspace`).
         let mut cmd = format!("cargo grade replay {} --seed {seed}", e.slug);
-        match &self.source {
-            Source::Solutions => cmd.push_str(" --solutions"),
-            Source::Workspace(p) => cmd.push_str(&format!(
-                " --workspace {}",
-                shell_quote(&p.display().to_string())
-            )),
-            Source::Exercises => {}
+        if self.source == Source::Solutions {
+            cmd.push_str(" --solutions");
         }
         if mode != e.default_mode {
             cmd.push_str(&format!(" --mode {}", mode.name()));
@@ -90,16 +89,10 @@ impl Options {
     }
 }
 
-/// Quotes a path for a POSIX shell when it needs it.
+/// Quotes a word (a path) for a POSIX shell when it needs it. A word
+/// that no shell can hold (a NUL byte) is left as it is.
 pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:@".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
+    shlex::try_quote(s).map_or_else(|_| s.to_string(), |q| q.into_owned())
 }
 
 /// The number of CPUs this process may use.
@@ -390,8 +383,34 @@ struct InFlight {
     prepared: Prepared,
 }
 
+/// What a session tells its caller while it works, so that nothing is
+/// silent: a report printed as it comes, a line in a log.
+pub enum Event<'a> {
+    /// An exercise is being built; `first` when the course's own crates
+    /// must be built before it (a fresh checkout: a few minutes).
+    Building {
+        exercise: &'static Exercise,
+        first: bool,
+    },
+    /// An exercise is graded: its result as it will be in the session.
+    /// Exercises are told in the session's order.
+    Done(&'a ExerciseResult),
+}
+
+/// The session's shape before any work: what is graded and how, with no
+/// result yet (for the report's header).
+pub fn preview(opts: &Options) -> Session {
+    session(opts, Vec::new(), Vec::new(), Vec::new(), Instant::now())
+}
+
 /// Grades `opts.exercises` of the course.
 pub fn grade(course: &Course, opts: &Options) -> Session {
+    grade_with(course, opts, &mut |_| {})
+}
+
+/// Grades `opts.exercises` of the course, telling `on` what it does as
+/// it goes (with the progress bar, if any, off the screen).
+pub fn grade_with(course: &Course, opts: &Options, on: &mut dyn FnMut(Event)) -> Session {
     let started = Instant::now();
     let mut errors = Vec::new();
     let tmp = match sweep::temp_dir() {
@@ -402,6 +421,7 @@ pub fn grade(course: &Course, opts: &Options) -> Session {
         }
     };
     let progress = Progress::new((opts.exercises.len() * opts.runs) as u64, opts.progress);
+    let mut first_build = !stage::is_built(course, &opts.stage);
     let mut bench = Workbench::new(
         course,
         &opts.source,
@@ -414,28 +434,42 @@ pub fn grade(course: &Course, opts: &Options) -> Session {
     errors.extend(bench.error());
     let bin = tmp.path().join("bin");
 
-    let flights: Vec<InFlight> = opts
-        .exercises
-        .iter()
-        .map(|&e| {
-            progress.message(format!("building {}", e.package(&opts.source)));
-            let invariants = e.invariants();
-            InFlight {
-                exercise: e,
-                title: e.lesson_title(&course.root),
-                package: e.package(&opts.source),
-                invariants,
-                prepared: bench.prepare(e, &bin),
-            }
-        })
-        .collect();
+    let mut flights: Vec<Option<InFlight>> = Vec::new();
+    for &e in &opts.exercises {
+        let first = first_build && bench.error().is_none();
+        first_build = false;
+        progress.message(if first {
+            format!(
+                "building the course's crates, then {} (the first build takes a few minutes)",
+                e.slug
+            )
+        } else {
+            format!("building {:02} {}", e.number, e.slug)
+        });
+        progress.suspend(|| on(Event::Building { exercise: e, first }));
+        flights.push(Some(InFlight {
+            exercise: e,
+            title: e.lesson_title(&course.root),
+            package: e.package(&opts.source),
+            invariants: e.invariants(),
+            prepared: bench.prepare(e, &bin),
+        }));
+    }
 
     let notes = bench.notes();
     bench.done_building();
 
+    // What the workers need of each exercise, borrowed by them while the
+    // results are finished here, on this thread.
+    let judges: Vec<(&'static Exercise, Vec<Invariant>)> = flights
+        .iter()
+        .flatten()
+        .map(|f| (f.exercise, f.invariants.clone()))
+        .collect();
     // Every run of every exercise that built, in one pool.
     let plans: Vec<Option<Plan>> = flights
         .iter()
+        .flatten()
         .map(|f| match &f.prepared {
             Prepared::Ready { program, .. } => Some(Plan {
                 exercise: f.exercise.slug.to_string(),
@@ -460,18 +494,39 @@ pub fn grade(course: &Course, opts: &Options) -> Session {
         .filter(|(_, p)| p.is_some())
         .flat_map(|(i, _)| (0..opts.runs).map(move |r| (i, r)))
         .collect();
-    progress.message("running");
-    // Verdicts are tallied as they arrive, on this thread; the workers
-    // only borrow the exercises.
-    let mut tallies: Vec<(Tally, Duration)> = flights
+    // Verdicts are tallied as they arrive, on this thread; an exercise is
+    // finished, and told, as soon as its last run is in.
+    let mut tallies: Vec<Option<(Tally, Duration)>> = judges
         .iter()
-        .map(|f| {
-            (
-                Tally::new(f.invariants.clone(), f.exercise.distributions.len()),
+        .map(|(e, invariants)| {
+            Some((
+                Tally::new(invariants.clone(), e.distributions.len()),
                 Duration::ZERO,
-            )
+            ))
         })
         .collect();
+    let mut arrived = vec![0usize; judges.len()];
+    let mut results: Vec<Option<ExerciseResult>> = (0..judges.len()).map(|_| None).collect();
+    let mut told = 0;
+    let mut settle = |i: usize,
+                      flights: &mut Vec<Option<InFlight>>,
+                      tallies: &mut Vec<Option<(Tally, Duration)>>,
+                      results: &mut Vec<Option<ExerciseResult>>,
+                      told: &mut usize| {
+        if let (Some(f), Some((tally, time))) = (flights[i].take(), tallies[i].take()) {
+            results[i] = Some(finish(f, tally, time, opts, interrupt::interrupted()));
+        }
+        while let Some(Some(r)) = results.get(*told) {
+            progress.suspend(|| on(Event::Done(r)));
+            *told += 1;
+        }
+    };
+    // Those that will not run are done already.
+    for (i, plan) in plans.iter().enumerate() {
+        if plan.is_none() {
+            settle(i, &mut flights, &mut tallies, &mut results, &mut told);
+        }
+    }
     runner::parallel(
         jobs.len(),
         opts.jobs,
@@ -482,30 +537,38 @@ pub fn grade(course: &Course, opts: &Options) -> Session {
             let run = runner::run_once(plan, r);
             // A run stopped by Ctrl-C is no observation of the program.
             let verdict = (!run.interrupted).then(|| {
-                let mut v = verdict::judge_run(flights[i].exercise, &flights[i].invariants, &run);
+                let (exercise, invariants) = &judges[i];
+                let mut v = verdict::judge_run(exercise, invariants, &run);
                 v.times.wall_ms = t.elapsed().as_secs_f64() * 1000.0;
                 v
             });
             (i, verdict)
         },
         |(i, verdict)| {
-            progress.step();
-            if let Some(v) = verdict {
-                let (tally, time) = &mut tallies[i];
+            arrived[i] += 1;
+            let e = judges[i].0;
+            progress.step(format!(
+                "{:02} {}: {}/{} runs",
+                e.number, e.slug, arrived[i], opts.runs
+            ));
+            if let (Some(v), Some((tally, time))) = (verdict, tallies[i].as_mut()) {
                 *time += Duration::from_secs_f64(v.times.wall_ms / 1000.0);
                 tally.add(v);
+            }
+            if arrived[i] == opts.runs {
+                settle(i, &mut flights, &mut tallies, &mut results, &mut told);
             }
         },
     );
     progress.finish();
     let interrupted = interrupt::interrupted();
+    // What an interruption left unfinished.
+    for i in 0..judges.len() {
+        settle(i, &mut flights, &mut tallies, &mut results, &mut told);
+    }
 
     let ignored = bench.ignored();
-    let results = flights
-        .into_iter()
-        .zip(tallies)
-        .map(|(f, (tally, time))| finish(f, tally, time, opts, interrupted))
-        .collect();
+    let results = results.into_iter().flatten().collect();
     drop(tmp);
     let mut s = session(opts, results, ignored, errors, started);
     s.interrupted = interrupted;
@@ -555,6 +618,7 @@ fn finish(
         build,
         invariants: Vec::new(),
         distributions: Vec::new(),
+        coverage: Vec::new(),
         failing_runs: Vec::new(),
         failing_run_count: 0,
         elapsed_ms: 0.0,
@@ -571,7 +635,8 @@ fn finish(
         Prepared::Ready { build, .. } => {
             let runs = tally.runs();
             let names: Vec<&'static str> = e.distributions.iter().map(|d| d.name).collect();
-            let done = tally.finish(&names, &|seed| opts.replay_command(e, seed));
+            let situations: Vec<&'static str> = e.coverage.iter().map(|c| c.name).collect();
+            let done = tally.finish(&names, &situations, &|seed| opts.replay_command(e, seed));
             let mut headline = verdict::headline(&done.invariants);
             let mut status = if headline.is_none() && runs > 0 {
                 ExerciseStatus::Passed
@@ -596,6 +661,7 @@ fn finish(
             r.seeds = (runs > 0).then(|| (opts.seed, opts.seed.wrapping_add(runs as u64 - 1)));
             r.invariants = done.invariants;
             r.distributions = done.distributions;
+            r.coverage = done.coverage;
             r.failing_runs = done.failing_runs;
             r.failing_run_count = done.failing_run_count;
             r.timing = done.timing;
@@ -652,6 +718,7 @@ mod tests {
     fn paths_are_quoted_only_when_needed() {
         assert_eq!(shell_quote("/tmp/sub-1"), "/tmp/sub-1");
         assert_eq!(shell_quote("/tmp/my sub"), "'/tmp/my sub'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        let quoted = shell_quote("it's");
+        assert_eq!(shlex::split(&quoted), Some(vec!["it's".to_string()]));
     }
 }

@@ -45,6 +45,7 @@ fn main() -> ExitCode {
         run::supervise::supervise_main();
     }
     let cli = Cli::parse();
+    report::term::set_color(cli.color);
     run::interrupt::install();
     run::sweep::sweep();
     let course = match Course::locate() {
@@ -53,19 +54,22 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::List) => {
-            print!("{}", list::render(&course));
+            let paint = Paint::new(report::term::stdout_color());
+            print!("{}", list::render(&course, paint));
             ExitCode::from(EXIT_PASSED)
         }
         Some(Command::Replay(args)) => {
-            let Some(exercise) = catalog::find(&args.exercise) else {
-                return usage_error(&unknown_message(&[args.exercise]));
+            let exercise = match student::find(&args.exercise) {
+                Ok(e) => e,
+                Err(msg) => return usage_error(&msg),
             };
-            if let Some(msg) = missing_workspace(&args.source) {
+            let source = args.source();
+            if let Some(msg) = missing_workspace(&source) {
                 return usage_error(&msg);
             }
             let req = replay::Request {
                 exercise,
-                source: args.source.source(),
+                source: source.source(),
                 seed: args.seed,
                 schedule: args.schedule,
                 mode: args.run.mode,
@@ -73,12 +77,13 @@ fn main() -> ExitCode {
                 time_scale: args.run.time_scale,
                 build_timeout: Duration::from_secs_f64(args.run.build_timeout),
                 full: args.full,
-                stage: stage_name(&args.source, &args.run),
+                internal: args.internal,
+                stage: stage_name(&source, &args.run),
                 boundary: !args.run.no_language_boundary,
                 sandbox: !args.run.no_sandbox,
             };
-            let (text, held) =
-                replay::replay(&course, &req, Paint::new(report::term::stdout_color()));
+            let paint = Paint::new(report::term::stdout_color()).with_width(report::term::width());
+            let (text, held) = replay::replay(&course, &req, paint);
             print!("{text}");
             ExitCode::from(if held { EXIT_PASSED } else { EXIT_FAILED })
         }
@@ -100,6 +105,12 @@ fn batch_command(course: &Course, args: cli::BatchArgs) -> ExitCode {
     if !unknown.is_empty() {
         return usage_error(&unknown_message(&unknown));
     }
+    if let (Some((k, n)), None) = (args.shard, args.seed) {
+        return usage_error(&format!(
+            "--shard {k}/{n} needs --seed: every part of the class must be graded with the \
+             same seed (add, say, --seed 1 to every part)"
+        ));
+    }
     let opts = batch::Options {
         class: args.class.clone(),
         output: args.output.clone(),
@@ -111,6 +122,7 @@ fn batch_command(course: &Course, args: cli::BatchArgs) -> ExitCode {
         mode: args.run.mode,
         time_scale: args.run.time_scale,
         build_timeout: Duration::from_secs_f64(args.run.build_timeout),
+        shard: args.shard,
     };
     if let Err(e) = batch::check_output(&opts.output) {
         return usage_error(&format!(
@@ -118,23 +130,29 @@ fn batch_command(course: &Course, args: cli::BatchArgs) -> ExitCode {
             opts.output.display()
         ));
     }
-    let students = match batch::students(&opts.class, &opts.output) {
+    let (class, students) = match batch::students(&opts.class, &opts.output) {
         Ok(s) if s.is_empty() => {
             return usage_error(&format!(
                 "{}: no submissions (one subdirectory per student)",
                 opts.class.display()
             ))
         }
-        Ok(s) => s.len(),
+        Ok(s) => (s.len(), batch::in_part(&s, opts.shard).len()),
         Err(e) => return usage_error(&format!("{}: {e}", opts.class.display())),
     };
+    let part = match opts.shard {
+        Some((k, n)) => format!("{students} of {class} submissions (part {k}/{n})"),
+        None => format!(
+            "{students} submission{}",
+            if students == 1 { "" } else { "s" }
+        ),
+    };
     println!(
-        "Grading {students} submission{} in {}: {} runs each, seed {}, {} at once",
-        if students == 1 { "" } else { "s" },
+        "Grading {part} in {}: {} runs each, seed {}, {} at once",
         opts.class.display(),
         opts.runs,
         opts.seed,
-        opts.jobs.min(students)
+        opts.jobs.clamp(1, students.max(1))
     );
     let max =
         batch::score_text(report::gradescope::POINTS_PER_EXERCISE * opts.exercises.len() as f64);
@@ -166,6 +184,12 @@ fn batch_command(course: &Course, args: cli::BatchArgs) -> ExitCode {
         outcome.elapsed.as_secs_f64(),
         opts.output.join(batch::CLASS_TABLE).display()
     );
+    if let (Some((k, n)), false) = (opts.shard, outcome.interrupted) {
+        println!(
+            "Part {k}/{n} done. Once all {n} parts are, join their outputs: \
+             grader merge PART-OUTPUT... --output DIR"
+        );
+    }
     if outcome.interrupted {
         println!(
             "INTERRUPTED: not graded: {}",
@@ -249,26 +273,65 @@ fn grade_command(course: &Course, args: cli::GradeArgs) -> ExitCode {
         boundary: !args.run.no_language_boundary,
         sandbox: !args.run.no_sandbox,
     };
-    let session = grade::grade(course, &opts);
-    let to_terminal = args.output.is_none() && report::term::stdout_color();
-    let text = report::render(&session, args.format, Paint::new(to_terminal));
-    match &args.output {
-        Some(path) => {
-            if let Err(e) = batch::write_whole(path, &text) {
-                eprintln!("grader: cannot write the report to {}: {e}", path.display());
-                return ExitCode::from(EXIT_USAGE);
-            }
-            eprintln!(
-                "grader: {} of {} exercises passed; report written to {}",
-                session.passed_count(),
-                session.exercises.len(),
-                path.display()
-            );
+    // The student's own exercises: their verdicts are the list's status.
+    let stamps: Option<Vec<Option<u128>>> =
+        (opts.source == catalog::Source::Exercises).then(|| {
+            opts.exercises
+                .iter()
+                .map(|e| student::status::file_stamp(course, e))
+                .collect()
+        });
+    // The human report to stdout is printed as it comes: the header now,
+    // each exercise when it is graded. Any other report is one document,
+    // written at the end; meanwhile stderr says what is happening.
+    let streamed = args.format == Format::Human && args.output.is_none();
+    let paint = Paint::new(args.output.is_none() && report::term::stdout_color())
+        .with_width(report::term::width());
+    let note = Paint::new(report::term::stderr_color());
+    let preview = grade::preview(&opts);
+    if streamed {
+        print_now(&report::human::header(&preview, paint));
+    } else {
+        eprint!("{}", report::human::header(&preview, note));
+    }
+    let session = grade::grade_with(course, &opts, &mut |event| match event {
+        grade::Event::Building { exercise, first } if first && !opts.progress => eprintln!(
+            "grader: building the course's crates, then {} (the first build takes a few minutes)",
+            exercise.slug
+        ),
+        grade::Event::Building { .. } => {}
+        grade::Event::Done(e) if streamed => print_now(&report::human::exercise(e, paint)),
+        grade::Event::Done(e) => eprintln!("{}", report::human::one_line(e, note)),
+    });
+    if let Some(stamps) = stamps {
+        for e in &session.exercises {
+            let at = opts.exercises.iter().position(|x| x.number == e.number);
+            let stamp = at.and_then(|i| stamps[i]);
+            student::status::save(course, e, session.seed, stamp);
         }
-        None => {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(text.as_bytes());
-            let _ = out.flush();
+    }
+    if streamed {
+        print_now(&report::human::footer(&session, paint));
+    } else {
+        let style = report::Style {
+            paint,
+            visibility: args.gradescope_visibility,
+        };
+        let text = report::render(&session, args.format, style);
+        match &args.output {
+            Some(path) => {
+                if let Err(e) = batch::write_whole(path, &text) {
+                    eprintln!("grader: cannot write the report to {}: {e}", path.display());
+                    return ExitCode::from(EXIT_USAGE);
+                }
+                eprintln!(
+                    "grader: {} of {} exercises passed; report written to {}",
+                    session.passed_count(),
+                    session.exercises.len(),
+                    path.display()
+                );
+            }
+            None => print_now(&text),
         }
     }
     if session.interrupted {
@@ -279,6 +342,14 @@ fn grade_command(course: &Course, args: cli::GradeArgs) -> ExitCode {
         (true, true) => EXIT_PASSED,
         (true, false) => EXIT_FAILED,
     })
+}
+
+/// Prints `text` to stdout at once (a pipe is block-buffered otherwise,
+/// and a log would show nothing until the end).
+fn print_now(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
 }
 
 /// The staged copy a session builds in: one per kind of source, so that
@@ -297,12 +368,7 @@ fn stage_name(source: &cli::SourceArgs, run: &cli::RunArgs) -> String {
 }
 
 fn unknown_message(names: &[String]) -> String {
-    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-    format!(
-        "unknown exercise {}; the exercises are {}",
-        quoted.join(", "),
-        catalog::names()
-    )
+    student::unknown_message(names)
 }
 
 fn missing_workspace(source: &cli::SourceArgs) -> Option<String> {

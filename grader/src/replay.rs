@@ -15,8 +15,8 @@ use crate::judge::invariants::{common, judge, Check};
 use crate::judge::narrate;
 use crate::judge::verdict::Failure;
 use crate::mode::ModeKind;
-use crate::report::failure_lines;
 use crate::report::term::Paint;
+use crate::report::{failure_lines, wrap};
 use crate::run::runner::{self, Plan};
 
 /// How many lines of trace are shown without `--full`.
@@ -42,6 +42,8 @@ pub struct Request {
     pub build_timeout: Duration,
     /// Whether to print the whole trace.
     pub full: bool,
+    /// Whether the trace shows the runtime's internal locks.
+    pub internal: bool,
     /// The staged copy to build in.
     pub stage: String,
     /// Whether the language boundary is enforced.
@@ -124,7 +126,7 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
     for inv in e.invariants() {
         match judge(&inv, &run, &clean) {
             Ok(Check::Held) => {
-                let _ = writeln!(out, "{} {}", paint.green("✓"), inv.name);
+                line(&mut out, &paint.green("✓"), inv.name, paint);
             }
             Ok(Check::Broken(v)) => {
                 let is_some = inv.quantifier == crate::judge::invariants::Quantifier::Some;
@@ -139,7 +141,7 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
                 } else {
                     ""
                 };
-                let _ = writeln!(out, "{mark} {}{note}", inv.name);
+                line(&mut out, &mark, &format!("{}{note}", inv.name), paint);
                 let f = Failure {
                     run: None,
                     seed: None,
@@ -148,20 +150,20 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
                     evidence: v.evidence,
                     replay: None,
                     schedule: None,
+                    params: None,
+                    at: v.at,
                 };
                 for (k, val) in failure_lines(&f) {
-                    let _ = writeln!(out, "    {}  {val}", paint.dim(&format!("{k:<8}")));
+                    let first = format!("    {}  ", paint.dim(&format!("{k:<8}")));
+                    for line in wrap::hanging(&first, 4 + 8 + 2, &val, paint.width) {
+                        let _ = writeln!(out, "{line}");
+                    }
                 }
             }
             Err(why) => {
                 all_held = false;
-                let _ = writeln!(
-                    out,
-                    "{} {}: not checked: {}",
-                    paint.yellow("?"),
-                    inv.name,
-                    why.0
-                );
+                let text = format!("{}: not checked: {}", inv.name, why.0);
+                line(&mut out, &paint.yellow("?"), &text, paint);
             }
         }
     }
@@ -178,7 +180,7 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
     if !events.is_empty() {
         let visible: Vec<_> = events
             .iter()
-            .filter(|e| req.full || !run.names.is_internal(e.object))
+            .filter(|e| req.internal || !run.names.is_internal(e.object))
             .collect();
         let lines = narrate::grouped(&run.names, &visible);
         let shown = if req.full {
@@ -189,14 +191,16 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
         let hidden = events.len() - visible.len();
         let note = if hidden > 0 {
             format!(
-                "; {hidden} operations on the runtime's internal locks hidden, --full shows them"
+                "; {hidden} operations on the runtime's internal locks hidden, --internal shows them"
             )
         } else {
             String::new()
         };
         let _ = writeln!(out, "\nTrace ({} events{note}):", events.len());
         for l in &lines[..shown] {
-            let _ = writeln!(out, "  {l}");
+            for line in wrap::table_line(&format!("  {l}"), paint.width) {
+                let _ = writeln!(out, "{line}");
+            }
         }
         if shown < lines.len() {
             let _ = writeln!(
@@ -207,7 +211,14 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
         }
     }
     if let Some(s) = schedule {
-        let _ = writeln!(out, "\nSchedule: {}", short(&s));
+        let shown = if req.full { s.clone() } else { short(&s) };
+        let _ = writeln!(out, "\nSchedule: {shown}");
+        let legend = "(who ran at each point where more than one process could: 0 is the \
+                      main process, 1, 2, ... its children in the order they started; 1x2 is \
+                      1 twice. --schedule follows it; `cargo grade replay --help` tells more.)";
+        for line in wrap::hanging("  ", 2, legend, paint.width) {
+            let _ = writeln!(out, "{}", paint.dim(&line));
+        }
     }
     let stderr = run.outcome.stderr.trim();
     if !stderr.is_empty() {
@@ -220,13 +231,20 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
     (out, all_held)
 }
 
+/// An invariant's line: its mark, then `text` wrapped under itself.
+fn line(out: &mut String, mark: &str, text: &str, paint: Paint) {
+    for l in wrap::hanging(&format!("{mark} "), 2, text, paint.width) {
+        let _ = writeln!(out, "{l}");
+    }
+}
+
 /// A long schedule, shortened for the screen.
 fn short(s: &str) -> String {
     if s.chars().count() <= 120 {
         s.to_string()
     } else {
         format!(
-            "{}… ({} characters)",
+            "{}… ({} characters; --full shows it whole)",
             s.chars().take(100).collect::<String>(),
             s.len()
         )

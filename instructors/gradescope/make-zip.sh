@@ -1,41 +1,51 @@
 #!/usr/bin/env bash
 # Packs the autograder zip to upload to Gradescope: setup.sh and
-# run_autograder at the top, and the course (as committed in git) in source/.
+# run_autograder at the top, and in source/ the student edition of the
+# course as committed in git (`grader export-student`): no solutions/, no
+# tests/ (whose fixtures are near-solutions), none of the grader's own
+# tests. A student's code runs with the autograder's rights, and
+# `include_str!` reads any file at build time: what is not in the zip,
+# no submission can read.
 #
-# The reference solutions are left out: each solutions/NN/src/lib.rs is
-# replaced by the exercise's stub, so the solution crates still build but
-# hold nothing a submission could read (a student's code runs with the
-# autograder's rights, and `include_str!` reads any file at build time).
-# Pass --with-solutions to keep them.
+# usage: instructors/gradescope/make-zip.sh [OUT.zip]
 #
-# usage: instructors/gradescope/make-zip.sh [--with-solutions] [OUT.zip]
+# The export is made by this checkout's grader (built with cargo if need
+# be), or by the grader binary named by GRADER.
 set -euo pipefail
-keep_solutions=no
-if [ "${1:-}" = "--with-solutions" ]; then
-    keep_solutions=yes
-    shift
+
+if [ "$#" -gt 1 ] || [[ "${1:-}" == -* ]]; then
+    echo "usage: $0 [OUT.zip]" >&2
+    echo "  packs setup.sh, run_autograder and the student edition of the committed course" >&2
+    exit 2
 fi
 here=$(cd "$(dirname "$0")" && pwd)
 course=$(cd "$here/../.." && pwd)
 out=$(realpath -m "${1:-autograder.zip}")
-stage=$(mktemp -d)
-trap 'rm -rf "$stage"' EXIT
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 
-cp "$here/setup.sh" "$here/run_autograder" "$stage/"
-chmod +x "$stage/setup.sh" "$stage/run_autograder"
-mkdir "$stage/source"
-git -C "$course" archive --format=tar HEAD | tar -x -C "$stage/source"
-if [ "$keep_solutions" = no ]; then
-    for solution in "$stage"/source/solutions/*/; do
-        name=$(basename "$solution")
-        cp "$stage/source/exercises/$name/src/lib.rs" "$solution/src/lib.rs"
-    done
+if [ -n "$(git -C "$course" status --porcelain)" ]; then
+    echo "note: the zip holds the course as committed (HEAD); uncommitted changes are not in it" >&2
 fi
-(cd "$stage" && rm -f "$out" && python3 - "$out" <<'PY'
+mkdir "$work/committed" "$work/zip"
+git -C "$course" archive --format=tar HEAD | tar -x -C "$work/committed"
+
+if [ -n "${GRADER:-}" ]; then
+    grader=("$GRADER")
+else
+    grader=(cargo run -q --release --manifest-path "$course/Cargo.toml" -p grader --)
+fi
+"${grader[@]}" export-student --from "$work/committed" "$work/zip/source"
+
+cp "$here/setup.sh" "$here/run_autograder" "$work/zip/"
+chmod +x "$work/zip/setup.sh" "$work/zip/run_autograder"
+rm -f "$out"
+(cd "$work/zip" && python3 - "$out" <<'PY'
 import os, sys, zipfile
 with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
-    for root, _, files in os.walk("."):
-        for f in files:
+    for root, dirs, files in os.walk("."):
+        dirs.sort()
+        for f in sorted(files):
             path = os.path.join(root, f)
             info = zipfile.ZipInfo.from_file(path, os.path.relpath(path, "."))
             with open(path, "rb") as fh:

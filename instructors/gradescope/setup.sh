@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Gradescope runs this once, as root, when the autograder image is built.
-# The autograder zip holds the course under source/ (see make-zip.sh).
+# The autograder zip holds the student edition of the course under source/
+# (see make-zip.sh).
 set -euo pipefail
 
 apt-get update -q
@@ -9,8 +10,10 @@ apt-get install -y -q --no-install-recommends build-essential curl ca-certificat
 if ! command -v cargo >/dev/null; then
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
 fi
-# shellcheck disable=SC1091
-source "$HOME/.cargo/env"
+if [ -f "$HOME/.cargo/env" ]; then
+    # shellcheck source=/dev/null
+    source "$HOME/.cargo/env"
+fi
 
 cd /autograder/source
 # The grader, and every dependency fetched into cargo's cache: grading runs
@@ -22,4 +25,4 @@ cargo fetch
 # grading the course's own stubs stages the course and builds every
 # exercise there, so that grading a submission recompiles only the
 # student's files. The stubs fail, as they should: hence `|| true`.
-cargo run -q --release -p grader -- --workspace /autograder/source --runs 1 >/dev/null || true
+./target/release/grader --workspace /autograder/source --runs 1 >/dev/null || true

@@ -4,12 +4,29 @@
 
 use std::fmt::Write;
 
-use super::{failure_lines, failure_summary};
+use super::{failure_lines, failure_summary, wrap};
+use crate::grade::shell_quote;
 use crate::judge::verdict::{ExerciseResult, ExerciseStatus, InvariantStatus, Session};
 use crate::report::term::Paint;
 
-/// Renders the session.
+/// The column a failure's details start in: 7 spaces, an 8-column key, 2
+/// spaces.
+const FAILURE_INDENT: usize = 17;
+
+/// Renders the session: the header, each exercise, the footer, as
+/// [`header`], [`exercise`] and [`footer`] give them one at a time to a
+/// session that prints its results as they come.
 pub fn render(s: &Session, p: Paint) -> String {
+    let mut out = header(s, p);
+    for e in &s.exercises {
+        out.push_str(&exercise(e, p));
+    }
+    out.push_str(&footer(s, p));
+    out
+}
+
+/// What is graded and how: all of it known before any work is done.
+pub fn header(s: &Session, p: Paint) -> String {
     let mut out = String::new();
     let what = match (&s.workspace, s.source) {
         (Some(w), _) => format!("the submission at {w}"),
@@ -39,6 +56,18 @@ pub fn render(s: &Session, p: Paint) -> String {
             s.timeout_secs
         ))
     );
+    if let Some(w) = &s.workspace {
+        // The replay commands are the student's: they name no path of
+        // the grading machine.
+        let _ = writeln!(
+            out,
+            "{}",
+            p.dim(&format!(
+                "Replay commands are for the submission's own checkout; from this course, add --workspace {}",
+                shell_quote(w)
+            ))
+        );
+    }
     for u in &s.unknown {
         let _ = writeln!(
             out,
@@ -47,15 +76,21 @@ pub fn render(s: &Session, p: Paint) -> String {
             crate::catalog::names()
         );
     }
+    out
+}
+
+/// The end of the report: what the session as a whole met, the files of
+/// the submission that were not used, and the summary line.
+pub fn footer(s: &Session, p: Paint) -> String {
+    let mut out = String::new();
+    if !s.warnings.is_empty() || !s.errors.is_empty() {
+        out.push('\n');
+    }
     for w in &s.warnings {
         let _ = writeln!(out, "{} {w}", p.yellow("warning:"));
     }
     for e in &s.errors {
-        let _ = writeln!(out, "\n{} {e}", p.red("✗"));
-    }
-    for e in &s.exercises {
-        out.push('\n');
-        exercise(&mut out, e, p);
+        let _ = writeln!(out, "{} {e}", p.red("✗"));
     }
     if !s.ignored_files.is_empty() {
         let _ = writeln!(
@@ -111,15 +146,43 @@ pub fn render(s: &Session, p: Paint) -> String {
     out
 }
 
-fn exercise(out: &mut String, e: &ExerciseResult, p: Paint) {
-    let status = match e.status {
+/// One exercise's verdict in one line, for a log while a report in
+/// another format is being made: "03 locked-bank: FAILED (final = start:
+/// broken in 5/5 runs; ...)".
+pub fn one_line(e: &ExerciseResult, p: Paint) -> String {
+    let why = e
+        .headline
+        .as_deref()
+        .map(|h| format!(" ({})", h.lines().next().unwrap_or_default()))
+        .unwrap_or_default();
+    format!(
+        "{:02} {}: {}{why}",
+        e.number,
+        e.slug,
+        status_word(e.status, p)
+    )
+}
+
+fn status_word(status: ExerciseStatus, p: Paint) -> String {
+    match status {
         ExerciseStatus::Passed => p.green("passed"),
         ExerciseStatus::Failed => p.red("FAILED"),
         ExerciseStatus::BuildFailed => p.red("DOES NOT BUILD"),
         ExerciseStatus::Refused => p.red("REFUSED"),
         ExerciseStatus::Missing => p.red("MISSING"),
         ExerciseStatus::Interrupted => p.yellow("INTERRUPTED"),
-    };
+    }
+}
+
+/// One exercise's part of the report, from the blank line before it.
+pub fn exercise(e: &ExerciseResult, p: Paint) -> String {
+    let mut out = String::from("\n");
+    exercise_into(&mut out, e, p);
+    out
+}
+
+fn exercise_into(out: &mut String, e: &ExerciseResult, p: Paint) {
+    let status = status_word(e.status, p);
     let _ = writeln!(
         out,
         "{} {} — {}  {status}",
@@ -196,15 +259,16 @@ fn exercise(out: &mut String, e: &ExerciseResult, p: Paint) {
                 continue;
             }
             told.push(&f.seen);
-            let _ = writeln!(
-                out,
-                "   {} {}: {}",
-                p.red("✗"),
-                p.bold(inv.name),
-                failure_summary(inv, f)
-            );
+            let first = format!("   {} ", p.red("✗"));
+            let text = format!("{}: {}", p.bold(inv.name), failure_summary(inv, f));
+            for line in wrap::hanging(&first, 5, &text, p.width) {
+                let _ = writeln!(out, "{line}");
+            }
             for (key, value) in failure_lines(f) {
-                let _ = writeln!(out, "       {}  {value}", p.dim(&format!("{key:<8}")));
+                let first = format!("       {}  ", p.dim(&format!("{key:<8}")));
+                for line in wrap::hanging(&first, FAILURE_INDENT, &value, p.width) {
+                    let _ = writeln!(out, "{line}");
+                }
             }
         } else if inv.status == InvariantStatus::NotChecked {
             let reason = inv

@@ -7,12 +7,15 @@
 //! - [`gradescope`]: Gradescope's `results.json`.
 //!
 //! All of them render the same [`Session`]; none computes a verdict.
+//! [`term`] and [`wrap`] are the terminal's side: colour, width, the
+//! progress bar, long lines wrapped.
 
 pub mod gradescope;
 pub mod human;
 pub mod json;
 pub mod junit;
 pub mod term;
+pub mod wrap;
 
 use clap::ValueEnum;
 
@@ -32,13 +35,22 @@ pub enum Format {
     Gradescope,
 }
 
+/// How a report is rendered, beyond its format.
+#[derive(Clone, Copy, Debug)]
+pub struct Style {
+    /// Colour and width, for the human report.
+    pub paint: Paint,
+    /// When students see Gradescope results.
+    pub visibility: gradescope::Visibility,
+}
+
 /// Renders a session.
-pub fn render(session: &Session, format: Format, paint: Paint) -> String {
+pub fn render(session: &Session, format: Format, style: Style) -> String {
     match format {
-        Format::Human => human::render(session, paint),
+        Format::Human => human::render(session, style.paint),
         Format::Json => json::render(session),
         Format::Junit => junit::render(session),
-        Format::Gradescope => gradescope::render(session),
+        Format::Gradescope => gradescope::render_with(session, style.visibility),
     }
 }
 
