@@ -58,9 +58,9 @@ fn junit_has_a_suite_per_exercise_and_a_case_per_invariant() {
         "{text}"
     );
     assert!(
-        text.contains(r#"<testcase name="final = start" classname="locked-bank""#),
+        text.contains(r#"<testcase name="the final balance is the start" classname="locked-bank""#),
         "{text}"
     );
     assert!(text.contains("<failure"), "{text}");
-    assert_eq!(text.matches("<testcase ").count(), 7, "{text}");
+    assert_eq!(text.matches("<testcase ").count(), 8, "{text}");
 }

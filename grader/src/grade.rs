@@ -555,6 +555,7 @@ fn finish(
         build,
         invariants: Vec::new(),
         distributions: Vec::new(),
+        coverage: Vec::new(),
         failing_runs: Vec::new(),
         failing_run_count: 0,
         elapsed_ms: 0.0,
@@ -571,7 +572,8 @@ fn finish(
         Prepared::Ready { build, .. } => {
             let runs = tally.runs();
             let names: Vec<&'static str> = e.distributions.iter().map(|d| d.name).collect();
-            let done = tally.finish(&names, &|seed| opts.replay_command(e, seed));
+            let situations: Vec<&'static str> = e.coverage.iter().map(|c| c.name).collect();
+            let done = tally.finish(&names, &situations, &|seed| opts.replay_command(e, seed));
             let mut headline = verdict::headline(&done.invariants);
             let mut status = if headline.is_none() && runs > 0 {
                 ExerciseStatus::Passed
@@ -596,6 +598,7 @@ fn finish(
             r.seeds = (runs > 0).then(|| (opts.seed, opts.seed.wrapping_add(runs as u64 - 1)));
             r.invariants = done.invariants;
             r.distributions = done.distributions;
+            r.coverage = done.coverage;
             r.failing_runs = done.failing_runs;
             r.failing_run_count = done.failing_run_count;
             r.timing = done.timing;

@@ -148,6 +148,8 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
                     evidence: v.evidence,
                     replay: None,
                     schedule: None,
+                    params: None,
+                    at: v.at,
                 };
                 for (k, val) in failure_lines(&f) {
                     let _ = writeln!(out, "    {}  {val}", paint.dim(&format!("{k:<8}")));
