@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::judge::invariants::{
     common, locked_bank, queue_drain, reentrant_lock, sequential_bank, unlocked_race, Distribution,
-    Invariant,
+    Invariant, Situation,
 };
 use crate::judge::params;
 use crate::mode::ModeKind;
@@ -40,6 +40,9 @@ pub struct Exercise {
     pub concurrent: bool,
     /// The parameters of a run with this seed.
     pub params: fn(u64) -> Params,
+    /// The situations its scenario is meant to bring about, counted over
+    /// a session: each must happen in some run at default settings.
+    pub coverage: &'static [Situation],
 }
 
 /// The exercises, in order.
@@ -54,6 +57,7 @@ pub const EXERCISES: &[Exercise] = &[
         distributions: &[],
         concurrent: false,
         params: params::bank,
+        coverage: sequential_bank::COVERAGE,
     },
     Exercise {
         number: 2,
@@ -65,6 +69,7 @@ pub const EXERCISES: &[Exercise] = &[
         distributions: unlocked_race::DISTRIBUTIONS,
         concurrent: true,
         params: params::bank,
+        coverage: unlocked_race::COVERAGE,
     },
     Exercise {
         number: 3,
@@ -76,6 +81,7 @@ pub const EXERCISES: &[Exercise] = &[
         distributions: &[],
         concurrent: true,
         params: params::bank,
+        coverage: locked_bank::COVERAGE,
     },
     Exercise {
         number: 4,
@@ -87,6 +93,7 @@ pub const EXERCISES: &[Exercise] = &[
         distributions: &[],
         concurrent: true,
         params: params::queue,
+        coverage: queue_drain::COVERAGE,
     },
     Exercise {
         number: 5,
@@ -98,6 +105,7 @@ pub const EXERCISES: &[Exercise] = &[
         distributions: &[],
         concurrent: true,
         params: params::reentrant,
+        coverage: reentrant_lock::COVERAGE,
     },
 ];
 

@@ -47,6 +47,11 @@ pub enum EventKind {
     HolderDied = 10,
     /// A mark the program made itself with [`mark`]; `value` is its number.
     Mark = 11,
+    /// A call of an operation the program names (see [`call`]); `value`
+    /// is its argument, if any.
+    Call = 12,
+    /// That call returned (see [`returned`]); `value` is what it returned.
+    Return = 13,
 }
 
 impl EventKind {
@@ -64,6 +69,8 @@ impl EventKind {
             9 => Join,
             10 => HolderDied,
             11 => Mark,
+            12 => Call,
+            13 => Return,
             _ => return None,
         })
     }
@@ -83,6 +90,8 @@ impl EventKind {
             Join => "join",
             HolderDied => "holder-died",
             Mark => "mark",
+            Call => "call",
+            Return => "return",
         }
     }
 }
@@ -99,6 +108,8 @@ pub enum ObjectKind {
     Queue = 3,
     /// A [`Process`](crate::Process) (the id of join and start events).
     Process = 4,
+    /// An operation whose calls and returns are traced (see [`call`]).
+    Operation = 5,
 }
 
 impl ObjectKind {
@@ -108,6 +119,7 @@ impl ObjectKind {
             2 => ObjectKind::Lock,
             3 => ObjectKind::Queue,
             4 => ObjectKind::Process,
+            5 => ObjectKind::Operation,
             _ => return None,
         })
     }
@@ -119,6 +131,7 @@ impl ObjectKind {
             ObjectKind::Lock => "lock",
             ObjectKind::Queue => "queue",
             ObjectKind::Process => "process",
+            ObjectKind::Operation => "operation",
         }
     }
 }
@@ -277,6 +290,25 @@ pub fn now_ns() -> u64 {
 /// scenario can use to say "here phase N began".
 pub fn mark(object: ObjectId, number: i64) {
     record(EventKind::Mark, object, number);
+}
+
+/// Names an operation whose calls the program will trace (the student's
+/// `release`, say): the grader reads what each call returned from the
+/// trace, in its place among everything else that happened, rather than
+/// from the program's own account.
+pub fn operation(label: &str) -> ObjectId {
+    register(ObjectKind::Operation, label)
+}
+
+/// Records a call of `operation`, with its argument.
+pub fn call(operation: ObjectId, argument: i64) {
+    record(EventKind::Call, operation, argument);
+}
+
+/// Records that the call of `operation` made last by this process
+/// returned `value`.
+pub fn returned(operation: ObjectId, value: i64) {
+    record(EventKind::Return, operation, value);
 }
 
 /// Every complete event recorded so far, in order.

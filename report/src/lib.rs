@@ -72,6 +72,9 @@ pub enum Record {
     Probe(Probe),
     /// The controlled scheduler found nobody able to run.
     Deadlock(Deadlock),
+    /// The main process panicked: the trace as far as the run got, so that
+    /// what happened before the panic can still be judged.
+    Trace(Trace),
     /// Last line, from the program's main process: everything it saw.
     Summary(Summary),
 }
@@ -154,6 +157,17 @@ pub struct Deadlock {
     /// The shared objects, to name the events' objects.
     #[serde(default)]
     pub objects: Vec<Object>,
+}
+
+/// The trace of a run that ended before its summary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Trace {
+    /// The shared objects, to name the events' objects.
+    pub objects: Vec<Object>,
+    /// The trace so far.
+    pub events: Vec<Event>,
+    /// Events that did not fit in the trace buffer.
+    pub dropped: u64,
 }
 
 /// One stuck process.
@@ -282,6 +296,8 @@ pub struct Report {
     pub probes: Vec<Probe>,
     /// The deadlock, if one was found.
     pub deadlock: Option<Deadlock>,
+    /// The trace of a run whose main process panicked.
+    pub trace: Option<Trace>,
     /// The summary, if the main process got that far.
     pub summary: Option<Summary>,
 }
@@ -363,6 +379,10 @@ impl Report {
                     return Err(fail("a second deadlock record".into()))
                 }
                 Record::Deadlock(d) => report.deadlock = Some(d),
+                Record::Trace(_) if report.trace.is_some() => {
+                    return Err(fail("a second trace record".into()))
+                }
+                Record::Trace(t) => report.trace = Some(t),
                 Record::Summary(s) => report.summary = Some(s),
             }
             records += 1;

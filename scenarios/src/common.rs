@@ -245,6 +245,9 @@ struct Context {
     /// Whether the operating system schedules (mode `free`), rather than
     /// the course's scheduler.
     free: bool,
+    /// Marks a panic's place in the trace (value: the panicking pid), so
+    /// that the grader can tell what came before it.
+    panic_mark: trace::ObjectId,
 }
 
 static CONTEXT: OnceLock<Context> = OnceLock::new();
@@ -343,6 +346,7 @@ impl Run {
             main_pid: current_pid(),
             printed: PrintedLines::map(),
             free: mode == Mode::Free,
+            panic_mark: trace::operation("panic"),
         });
         panic::set_hook(Box::new(on_panic));
         controlled::set_deadlock_handler(on_deadlock);
@@ -668,6 +672,7 @@ fn on_panic(info: &PanicHookInfo<'_>) {
     let pid = current_pid();
     let ctx = CONTEXT.get();
     if let Some(ctx) = ctx {
+        trace::mark(ctx.panic_mark, pid as i64);
         ctx.write(&Record::Panic(report::Panic {
             pid,
             process: process.clone(),
@@ -675,6 +680,14 @@ fn on_panic(info: &PanicHookInfo<'_>) {
             location: location.clone(),
             not_implemented: not_implemented.clone(),
         }));
+        // The main process will write no summary: leave the trace so far.
+        if pid == ctx.main_pid {
+            ctx.write(&Record::Trace(report::Trace {
+                objects: report_objects(&trace::objects()),
+                events: report_events(&trace::events()),
+                dropped: trace::dropped(),
+            }));
+        }
     }
     let line = panic_line(
         ctx.map(|c| c.exercise),

@@ -1,10 +1,11 @@
 //! # Exercise 05: a reentrant lock shared between processes
 //!
 //! The parent takes a [`ReentrantLock`] and holds it for 3 seconds while
-//! two children wait for it; then each child takes it 5 times and releases
-//! it 5 times. Write [`ReentrantLock::acquire`], [`ReentrantLock::release`]
-//! and [`child_task`]; everything marked *given* is done for you. The
-//! lesson is in this exercise's `README.md`.
+//! two children wait for it; then each child takes it `times` times (the
+//! lesson: 5) and releases it as often, maybe several rounds over. Write
+//! [`ReentrantLock::acquire`], [`ReentrantLock::release`] and
+//! [`child_task`]; everything marked *given* is done for you. The lesson
+//! is in this exercise's `README.md`.
 //!
 //! Grade your work with `cargo grade reentrant-lock` (or `cargo grade 5`).
 
@@ -17,10 +18,6 @@ use std::io;
 use std::time::Duration;
 
 use multiproc::{current_name, current_pid, pause, Lock, LockError, Value};
-
-/// How many times [`child_task`] takes the lock before it releases it
-/// (given).
-pub const TIMES: u32 = 5;
 
 /// How long [`child_task`] pauses each time it has taken the lock (given).
 pub const STEP: Duration = Duration::from_millis(10);
@@ -140,12 +137,12 @@ impl ReentrantLock {
     }
 }
 
-/// What each child process does: take `rlock` [`TIMES`] times in a row,
+/// What each child process does: take `rlock` `times` times in a row,
 /// each time printing `I am child process P1` (with its own name, from
 /// [`current_name`]) and then pausing for [`STEP`]; after that, release it
-/// [`TIMES`] times.
+/// `times` times.
 ///
 /// Returns the first error of `acquire` or `release`.
-pub fn child_task(rlock: &ReentrantLock) -> Result<(), RLockError> {
+pub fn child_task(rlock: &ReentrantLock, times: u32) -> Result<(), RLockError> {
     todo!("child_task")
 }

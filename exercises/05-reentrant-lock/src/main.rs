@@ -2,10 +2,11 @@
 //! lock in `lib.rs`. Not part of the exercise: your code goes in `lib.rs`.
 
 use reentrant_lock as student;
-use student::ReentrantLock;
+use scenarios::reentrant_lock::{Api, Refusal};
+use student::{RLockError, ReentrantLock};
 
 fn main() -> std::process::ExitCode {
-    scenarios::reentrant_lock::main(scenarios::reentrant_lock::Api {
+    scenarios::reentrant_lock::main(Api {
         new: ReentrantLock::new,
         acquire: ReentrantLock::acquire,
         release: ReentrantLock::release,
@@ -13,5 +14,13 @@ fn main() -> std::process::ExitCode {
         owner: ReentrantLock::owner,
         is_held: ReentrantLock::is_held,
         child_task: student::child_task,
+        refusal: |e| match e {
+            RLockError::NotOwner { caller, owner } => Refusal::NotOwner {
+                caller: *caller,
+                owner: *owner,
+            },
+            RLockError::NotHeld => Refusal::NotHeld,
+            RLockError::Lock(_) => Refusal::Lock,
+        },
     })
 }

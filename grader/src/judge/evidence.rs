@@ -118,6 +118,9 @@ fn processes(report: &Report, main: i32, last: Option<i32>) -> Result<(), String
         named.extend(d.stuck.iter().map(|s| (s.pid, "the deadlock record")));
         named.extend(d.events.iter().map(|e| (e.pid, "the trace")));
     }
+    if let Some(t) = &report.trace {
+        named.extend(t.events.iter().map(|e| (e.pid, "the trace")));
+    }
     if let Some((pid, where_)) = named.iter().find(|(pid, _)| !ran(*pid)) {
         let range = match last {
             Some(l) if l > main => format!("pids {main} to {l}"),
@@ -177,7 +180,8 @@ fn scheduled(report: &Report) -> Result<(), String> {
         .summary
         .iter()
         .flat_map(|s| &s.events)
-        .chain(report.deadlock.iter().flat_map(|d| &d.events));
+        .chain(report.deadlock.iter().flat_map(|d| &d.events))
+        .chain(report.trace.iter().flat_map(|t| &t.events));
     let mut last_seq = None;
     for e in events {
         if e.off_schedule {

@@ -3,6 +3,7 @@
 
 pub mod evidence;
 pub mod invariants;
+pub mod model;
 pub mod narrate;
 pub mod params;
 pub mod run;

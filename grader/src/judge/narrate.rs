@@ -37,6 +37,9 @@ impl Names {
                 }
             }
         }
+        if let Some(t) = &report.trace {
+            objects.extend(t.objects.iter());
+        }
         if let Some(s) = &report.summary {
             objects.extend(s.objects.iter());
             for c in &s.children {
@@ -60,7 +63,33 @@ impl Names {
                 .objects
                 .insert(o.id, (o.kind.clone(), o.label.clone()));
         }
+        // A child is named by its start event too (the trace holds one even
+        // when the run ended before its summary).
+        let events = report
+            .summary
+            .iter()
+            .map(|s| &s.events)
+            .chain(report.deadlock.iter().map(|d| &d.events))
+            .chain(report.trace.iter().map(|t| &t.events));
+        for e in events.flatten().filter(|e| e.op == "start") {
+            if let Some((_, label)) = names.objects.get(&e.object) {
+                if !label.is_empty() {
+                    let label = label.clone();
+                    names.processes.entry(e.value as i32).or_insert(label);
+                }
+            }
+        }
         names
+    }
+
+    /// The pid of the process with this name (`P1`), if the report names
+    /// one.
+    pub fn pid_of(&self, name: &str) -> Option<i32> {
+        self.processes
+            .iter()
+            .filter(|(_, n)| n.as_str() == name)
+            .map(|(pid, _)| *pid)
+            .min()
     }
 
     /// The process's name, or `pid N` when the report never named it.
@@ -258,15 +287,6 @@ impl LostUpdate {
             self.lost.value
         )
     }
-
-    /// The window and the conclusion, as one line.
-    pub fn narrate(&self, names: &Names) -> String {
-        format!(
-            "{} {}",
-            sequence(names, &self.window),
-            self.conclusion(names)
-        )
-    }
 }
 
 /// The first lost update on one value: a store by P based on P's last load,
@@ -384,9 +404,8 @@ mod tests {
         let lost = first_lost_update(&refs).expect("a lost update");
         assert_eq!(lost.lost.pid, 2);
         assert_eq!(
-            lost.narrate(&names()),
-            "deposit load 600 · withdraw load 600 · deposit store 605 · withdraw store 595 \
-             → withdraw's store 595 overwrote deposit's 605: one update by deposit lost"
+            lost.conclusion(&names()),
+            "→ withdraw's store 595 overwrote deposit's 605: one update by deposit lost"
         );
     }
 

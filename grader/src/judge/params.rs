@@ -65,10 +65,19 @@ pub fn queue(seed: u64) -> Params {
     [("items".to_string(), Param::List(items))].into()
 }
 
-/// The reentrant lock of exercise 5: the lesson's two children, depth 5,
-/// and a 3 s hold.
-pub fn reentrant(_seed: u64) -> Params {
-    ints(&[("children", 2), ("depth", 5), ("hold_ms", 3000)])
+/// The reentrant lock of exercise 5, around the lesson's depth 5: a depth
+/// of 2 to 6, 1 to 3 rounds per child, either child first, and the
+/// intruder's release while the parent holds the lock or once a child
+/// does.
+pub fn reentrant(seed: u64) -> Params {
+    let mut draw = Draw::new(seed ^ 0x5_10CC);
+    ints(&[
+        ("depth", draw.range(2, 6)),
+        ("rounds", draw.range(1, 3)),
+        ("first", draw.range(1, 2)),
+        ("probe", draw.range(0, 1)),
+        ("hold_ms", 3000),
+    ])
 }
 
 #[cfg(test)]

@@ -218,6 +218,32 @@ impl RunData {
         Ok(&summary.events)
     }
 
+    /// The trace as far as the run got, whether or not it ended well: the
+    /// summary's, else the deadlock's, else the one a main process that
+    /// panicked left. The checks of safety judge it: what went wrong
+    /// before a panic is the cause to show.
+    pub fn trace(&self) -> Result<&[Event], Unchecked> {
+        let report = self.report()?;
+        let (events, dropped) = if let Some(s) = &report.summary {
+            (&s.events, s.dropped)
+        } else if let Some(d) = &report.deadlock {
+            (&d.events, 0)
+        } else if let Some(t) = &report.trace {
+            (&t.events, t.dropped)
+        } else {
+            return Err(Unchecked(format!(
+                "the run left no trace ({})",
+                self.ending_phrase()
+            )));
+        };
+        if dropped > 0 {
+            return Err(Unchecked(format!(
+                "the trace overflowed ({dropped} events dropped)"
+            )));
+        }
+        Ok(events)
+    }
+
     /// The id of the shared object with this label.
     pub fn object(&self, label: &str) -> Result<u32, Unchecked> {
         self.names

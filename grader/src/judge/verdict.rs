@@ -40,6 +40,10 @@ pub struct RunVerdict {
     pub warnings: Vec<String>,
     /// Times of this run.
     pub times: RunTimes,
+    /// The run's parameters, as a phrase ("start 727, amount 7, steps 60").
+    pub params: String,
+    /// Which of the exercise's situations the run went through.
+    pub covered: Vec<bool>,
 }
 
 /// How long one run took, seen from three places.
@@ -76,6 +80,8 @@ pub fn judge_run(exercise: &Exercise, invariants: &[Invariant], run: &RunData) -
                 .or_else(|| r.deadlock.as_ref()?.schedule.clone())
         }),
         warnings: run.outcome.warnings.clone(),
+        params: params_phrase(&run.config.params),
+        covered: exercise.coverage.iter().map(|c| (c.seen)(run)).collect(),
         times: RunTimes {
             wall_ms: 0.0,
             program_ms: run.outcome.elapsed_ms,
@@ -87,6 +93,19 @@ pub fn judge_run(exercise: &Exercise, invariants: &[Invariant], run: &RunData) -
                 .map(|s| s.elapsed_ns as f64 / 1e6),
         },
     }
+}
+
+/// "start 727, amount 7, steps 60", "items: 83 of them, depth 4".
+pub fn params_phrase(params: &course_report::Params) -> String {
+    params
+        .iter()
+        .map(|(k, v)| match v {
+            course_report::Param::Int(n) => format!("{k} {n}"),
+            course_report::Param::List(items) if items.len() <= 8 => format!("{k} {items:?}"),
+            course_report::Param::List(items) => format!("{} {k}", items.len()),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Whether an invariant held over the session.
@@ -155,6 +174,11 @@ pub struct Failure {
     pub replay: Option<String>,
     /// The controlled scheduler's choices in that run (`replay --schedule`).
     pub schedule: Option<String>,
+    /// That run's parameters ("start 727, amount 7, steps 60").
+    pub params: Option<String>,
+    /// Where in that run's trace it broke, when the trace shows it.
+    #[serde(skip)]
+    pub at: Option<u64>,
 }
 
 /// How often each value was seen.
@@ -262,6 +286,9 @@ pub struct ExerciseResult {
     pub invariants: Vec<InvariantResult>,
     /// Distributions of values over the runs.
     pub distributions: Vec<DistributionResult>,
+    /// How many runs went through each of the situations the scenario is
+    /// meant to bring about.
+    pub coverage: Vec<CoverageResult>,
     /// The first failing runs, by index.
     pub failing_runs: Vec<FailingRun>,
     /// How many runs failed in all.
@@ -282,8 +309,8 @@ pub struct ExerciseResult {
 }
 
 /// The first run that broke an invariant: its index and seed, how it
-/// broke it, and the scheduler's choices in it.
-type FirstBroken = (usize, u64, Violation, Option<String>);
+/// broke it, the scheduler's choices in it, and its parameters.
+type FirstBroken = (usize, u64, Violation, Option<String>, String);
 
 /// A tally of one exercise's runs as they arrive.
 pub struct Tally {
@@ -299,6 +326,7 @@ pub struct Tally {
     warnings: BTreeSet<String>,
     times: Vec<RunTimes>,
     runs: usize,
+    covered: Vec<usize>,
 }
 
 impl Tally {
@@ -318,6 +346,7 @@ impl Tally {
             warnings: BTreeSet::new(),
             times: Vec::new(),
             runs: 0,
+            covered: Vec::new(),
         }
     }
 
@@ -339,8 +368,13 @@ impl Tally {
                         .as_ref()
                         .is_none_or(|(r, ..)| v.index < *r)
                     {
-                        self.first_broken[i] =
-                            Some((v.index, v.seed, violation, v.schedule.clone()));
+                        self.first_broken[i] = Some((
+                            v.index,
+                            v.seed,
+                            violation,
+                            v.schedule.clone(),
+                            v.params.clone(),
+                        ));
                     }
                 }
                 Err(Unchecked(why)) => {
@@ -354,6 +388,12 @@ impl Tally {
                     }
                 }
             }
+        }
+        if self.covered.len() < v.covered.len() {
+            self.covered.resize(v.covered.len(), 0);
+        }
+        for (count, seen) in self.covered.iter_mut().zip(&v.covered) {
+            *count += usize::from(*seen);
         }
         for (map, value) in self.values.iter_mut().zip(v.values) {
             if let Some(value) = value {
@@ -392,9 +432,18 @@ impl Tally {
     pub fn finish(
         self,
         distributions: &[&'static str],
+        situations: &[&'static str],
         replay: &dyn Fn(u64) -> Option<String>,
     ) -> Finished {
         let runs = self.runs;
+        let coverage = situations
+            .iter()
+            .enumerate()
+            .map(|(i, name)| CoverageResult {
+                name,
+                runs: self.covered.get(i).copied().unwrap_or(0),
+            })
+            .collect();
         let distributions: Vec<DistributionResult> = distributions
             .iter()
             .zip(self.values)
@@ -416,21 +465,25 @@ impl Tally {
                 Quantifier::Some => InvariantStatus::NotChecked,
             };
             let failure = match (status, inv.quantifier, &self.first_broken[i]) {
-                (InvariantStatus::Failed, Quantifier::Every, Some((run, seed, v, schedule))) => {
-                    Some(Failure {
-                        run: Some(*run),
-                        seed: Some(*seed),
-                        expected: v.expected.clone(),
-                        seen: v.seen.clone(),
-                        evidence: v.evidence.clone(),
-                        replay: replay(*seed),
-                        schedule: schedule.clone(),
-                    })
-                }
+                (
+                    InvariantStatus::Failed,
+                    Quantifier::Every,
+                    Some((run, seed, v, schedule, params)),
+                ) => Some(Failure {
+                    run: Some(*run),
+                    seed: Some(*seed),
+                    expected: v.expected.clone(),
+                    seen: v.seen.clone(),
+                    evidence: v.evidence.clone(),
+                    replay: replay(*seed),
+                    schedule: schedule.clone(),
+                    params: Some(params.clone()),
+                    at: v.at,
+                }),
                 (InvariantStatus::Failed, Quantifier::Some, first) => {
                     let mut evidence: Vec<String> =
                         distributions.iter().map(DistributionResult::line).collect();
-                    if let Some((_, _, v, _)) = first {
+                    if let Some((_, _, v, ..)) = first {
                         evidence.extend(v.evidence.iter().cloned());
                     }
                     Some(Failure {
@@ -442,12 +495,14 @@ impl Tally {
                             if broken == 1 { "" } else { "s" },
                             first
                                 .as_ref()
-                                .map(|(_, _, v, _)| format!(" (every run: {})", v.seen))
+                                .map(|(_, _, v, ..)| format!(" (every run: {})", v.seen))
                                 .unwrap_or_default()
                         ),
                         evidence,
                         replay: None,
                         schedule: None,
+                        params: None,
+                        at: None,
                     })
                 }
                 _ => None,
@@ -466,6 +521,7 @@ impl Tally {
             });
         }
         Finished {
+            coverage,
             timing: Timing::of(&self.times),
             invariants,
             distributions,
@@ -476,8 +532,19 @@ impl Tally {
     }
 }
 
+/// How many runs went through one of an exercise's situations.
+#[derive(Clone, Debug, Serialize)]
+pub struct CoverageResult {
+    /// The situation, in words.
+    pub name: &'static str,
+    /// The runs it happened in.
+    pub runs: usize,
+}
+
 /// A finished tally.
 pub struct Finished {
+    /// How many runs went through each situation.
+    pub coverage: Vec<CoverageResult>,
     /// How long the runs took.
     pub timing: Option<Timing>,
     /// Each invariant.
@@ -546,10 +613,25 @@ fn numeric_order(a: &str, b: &str) -> std::cmp::Ordering {
 
 /// The one-line reason an exercise failed: the first invariant that did
 /// not pass, in the exercise's order (so a panic comes first).
+///
+/// Of the invariants broken in the earliest failing run, the one broken
+/// earliest in that run's trace comes first: a child that enters while
+/// the parent holds the lock is the cause, the panic that follows it the
+/// symptom. Invariants without a place in the trace follow, in the
+/// exercise's order.
 pub fn headline(invariants: &[InvariantResult]) -> Option<String> {
-    let inv = invariants
+    let failed = invariants
         .iter()
-        .find(|i| i.status != InvariantStatus::Passed)?;
+        .enumerate()
+        .filter(|(_, i)| i.status != InvariantStatus::Passed);
+    let (_, inv) = failed.min_by_key(|(order, i)| {
+        let f = i.failure.as_ref();
+        (
+            f.and_then(|f| f.run).unwrap_or(usize::MAX),
+            f.and_then(|f| f.at).unwrap_or(u64::MAX),
+            *order,
+        )
+    })?;
     Some(match (&inv.failure, inv.status) {
         (Some(f), _) if inv.id == common::NO_PANIC.id || inv.id == common::CLEAN_EXIT.id => {
             format!("{} (in {}/{} runs)", f.seen, inv.broken, inv.runs)
@@ -645,6 +727,8 @@ mod tests {
             schedule: None,
             warnings: vec![],
             times: RunTimes::default(),
+            params: String::new(),
+            covered: vec![],
         }
     }
 
@@ -654,7 +738,7 @@ mod tests {
         t.add(verdict(5, Ok(Check::broken("a", "five"))));
         t.add(verdict(2, Ok(Check::broken("a", "two"))));
         t.add(verdict(0, Ok(Check::Held)));
-        let f = t.finish(&[], &|s| Some(format!("replay {s}")));
+        let f = t.finish(&[], &[], &|s| Some(format!("replay {s}")));
         let inv = &f.invariants[0];
         assert_eq!(inv.status, InvariantStatus::Failed);
         assert_eq!(inv.rate(), "1/3");
@@ -673,7 +757,7 @@ mod tests {
             let mut t = Tally::new(vec![Invariant::some("y", "y", held)], 0);
             t.add(verdict(0, Ok(Check::broken("a", "b"))));
             t.add(verdict(1, Ok(Check::Held)));
-            t.finish(&[], &|_| None)
+            t.finish(&[], &[], &|_| None)
         };
         assert_eq!(seen.invariants[0].status, InvariantStatus::Passed);
         assert!(
@@ -683,7 +767,7 @@ mod tests {
         let never = {
             let mut t = Tally::new(vec![Invariant::some("y", "y", held)], 0);
             t.add(verdict(0, Ok(Check::broken("a", "600"))));
-            t.finish(&[], &|_| None)
+            t.finish(&[], &[], &|_| None)
         };
         assert_eq!(never.invariants[0].status, InvariantStatus::Failed);
         assert!(never.invariants[0]
@@ -699,7 +783,7 @@ mod tests {
         let mut t = Tally::new(vec![Invariant::every("z", "z", held)], 0);
         t.add(verdict(0, Ok(Check::Held)));
         t.add(verdict(1, Err(Unchecked("panicked".into()))));
-        let f = t.finish(&[], &|_| None);
+        let f = t.finish(&[], &[], &|_| None);
         assert_eq!(f.invariants[0].status, InvariantStatus::NotChecked);
         assert_eq!(f.invariants[0].rate(), "1/2 (1 not checked)");
         assert!(headline(&f.invariants)

@@ -7,10 +7,6 @@ use std::time::Duration;
 
 use multiproc::{current_name, current_pid, pause, Lock, LockError, Value};
 
-/// How many times [`child_task`] takes the lock before it releases it
-///.
-pub const TIMES: u32 = 5;
-
 /// How long [`child_task`] pauses each time it has taken the lock.
 pub const STEP: Duration = Duration::from_millis(10);
 
@@ -147,15 +143,15 @@ impl ReentrantLock {
     }
 }
 
-/// Takes `rlock` [`TIMES`] times, saying so each time, then releases it as
+/// Takes `rlock` `times` times, saying so each time, then releases it as
 /// many times.
-pub fn child_task(rlock: &ReentrantLock) -> Result<(), RLockError> {
-    for _ in 0..TIMES {
+pub fn child_task(rlock: &ReentrantLock, times: u32) -> Result<(), RLockError> {
+    for _ in 0..times {
         rlock.acquire()?;
         println!("I am child process {}", current_name());
         pause(STEP);
     }
-    for _ in 0..TIMES {
+    for _ in 0..times {
         rlock.release()?;
     }
     Ok(())

@@ -13,7 +13,7 @@ use crate::run::supervise::Ending;
 
 /// Nothing panicked or was killed by a signal of its own making.
 pub const NO_PANIC: Invariant =
-    Invariant::every("no-panic", "no process panicked or crashed", no_panic).on_any_run();
+    Invariant::every("no-panic", "no process panicked or crashed", no_panic).of_the_ending();
 
 /// The main process and every child exited with code 0, and the report is
 /// complete and well formed.
@@ -22,7 +22,7 @@ pub const CLEAN_EXIT: Invariant = Invariant::every(
     "every process exited normally and the report is complete",
     clean_exit,
 )
-.on_any_run();
+.of_the_ending();
 
 fn no_panic(run: &RunData) -> Result<Check, Unchecked> {
     // Whatever else happened, the limit the run reached explains it: a
@@ -41,9 +41,21 @@ fn no_panic_alone(run: &RunData) -> Result<Check, Unchecked> {
         return Ok(Check::broken("no crash", trouble.clone()));
     }
     if let Ok(report) = &run.report {
-        if !report.panics.is_empty() {
+        if let Some(first) = report.panics.first() {
             let seen = run.first_panic().unwrap_or_default();
-            return Ok(Check::broken("no panic", seen));
+            let check = Check::broken("no panic", seen);
+            // Where in the trace the panic came: what broke before it is
+            // its cause, and is shown first.
+            let mark = run.object("panic").ok().and_then(|id| {
+                run.trace()
+                    .ok()?
+                    .iter()
+                    .find(|e| e.object == id && e.op == "mark" && e.value == first.pid as i64)
+            });
+            return Ok(match mark {
+                Some(e) => check.at(e.seq),
+                None => check,
+            });
         }
     }
     // A signal is a crash unless the grader or the scheduler sent it: the

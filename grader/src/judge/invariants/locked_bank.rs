@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use course_report::Event;
 
-use super::{Check, Invariant};
+use super::{Check, Invariant, Situation};
+use crate::judge::model;
 use crate::judge::narrate::{self, between, first_lost_update};
 use crate::judge::run::{RunData, Unchecked};
 
@@ -19,24 +20,92 @@ const EVIDENCE_EVENTS: usize = 12;
 
 /// The exercise's invariants.
 pub const INVARIANTS: &[Invariant] = &[
-    Invariant::every("final-equals-start", "final = start", final_equals_start),
+    Invariant::every(
+        "updates",
+        "each update reads the balance and moves it by the amount, deposit up and withdraw down",
+        updates,
+    )
+    .on_any_run(),
+    Invariant::every(
+        "final-equals-start",
+        "the final balance is the start",
+        final_equals_start,
+    ),
     Invariant::every(
         "acquisitions",
-        "the workers took the lock 2 × steps times",
+        "each worker takes the lock once per update",
         acquisitions,
     ),
-    Invariant::every("exclusive", "no two critical sections overlap", exclusive),
+    Invariant::every("exclusive", "no two critical sections overlap", exclusive).on_any_run(),
     Invariant::every(
         "update-inside-lock",
         "every update's load and store are inside one holding of the lock",
         update_inside_lock,
-    ),
+    )
+    .on_any_run(),
     Invariant::every(
         "lock-free-at-exit",
         "the lock is free at exit",
         lock_free_at_exit,
     ),
 ];
+
+/// The situations the scenario brings about, counted over a session.
+pub const COVERAGE: &[Situation] = &[Situation {
+    name: "the lock passed from one worker to the other and back",
+    seen: |run| handovers(run) >= 2,
+}];
+
+/// How many times the lock went from one worker to the other.
+fn handovers(run: &RunData) -> usize {
+    let Ok(events) = run.events_on("lock") else {
+        return 0;
+    };
+    let holders: Vec<i32> = events
+        .iter()
+        .filter(|e| e.op == "acquire")
+        .map(|e| e.pid)
+        .collect();
+    holders.windows(2).filter(|w| w[0] != w[1]).count()
+}
+
+/// The workers of a bank (deposit up, withdraw down), with their pids as
+/// the trace's start events give them.
+pub fn bank_workers(run: &RunData) -> Result<Vec<model::BankWorker<'static>>, Unchecked> {
+    WORKERS
+        .iter()
+        .zip([1, -1])
+        .map(|(name, sign)| {
+            let pid = run
+                .names
+                .pid_of(name)
+                .ok_or_else(|| Unchecked(format!("{name} was never started")))?;
+            Ok((pid, *name, sign))
+        })
+        .collect()
+}
+
+/// Every update of the balance against the bank model: a fresh read of
+/// the current balance, then that value moved by the amount in the
+/// worker's own direction. Judged as far as the trace goes.
+pub fn updates(run: &RunData) -> Result<Check, Unchecked> {
+    let (start, amount) = (run.param("start")?, run.param("amount")?);
+    let id = run.object("balance")?;
+    let events: Vec<&Event> = run.trace()?.iter().filter(|e| e.object == id).collect();
+    if !events.iter().any(|e| e.op == "store") {
+        return Err(Unchecked("no update of the balance was made".into()));
+    }
+    match model::bank(&events, start, amount, &bank_workers(run)?) {
+        Ok(()) => Ok(Check::Held),
+        Err(d) => {
+            let all = run.trace()?;
+            let shown = between(all, &[id], 0, d.seq, EVIDENCE_EVENTS);
+            Ok(Check::broken(d.expected, d.seen)
+                .with_evidence([narrate::sequence(&run.names, shown)])
+                .at(d.seq))
+        }
+    }
+}
 
 fn final_equals_start(run: &RunData) -> Result<Check, Unchecked> {
     let start = run.param("start")?;
@@ -95,13 +164,13 @@ fn acquisitions(run: &RunData) -> Result<Check, Unchecked> {
 
 fn exclusive(run: &RunData) -> Result<Check, Unchecked> {
     let lock = run.object("lock")?;
-    let events = run.events_on("lock")?;
+    let all = run.trace()?;
     let mut holder: Option<&Event> = None;
-    for e in events {
+    for e in all.iter().filter(|e| e.object == lock) {
         match e.op.as_str() {
             "acquire" => {
                 if let Some(h) = holder.filter(|h| h.pid != e.pid) {
-                    let shown = between(run.events()?, &[lock], h.seq, e.seq, EVIDENCE_EVENTS);
+                    let shown = between(all, &[lock], h.seq, e.seq, EVIDENCE_EVENTS);
                     return Ok(Check::broken(
                         "one holder at a time",
                         format!(
@@ -110,7 +179,8 @@ fn exclusive(run: &RunData) -> Result<Check, Unchecked> {
                             run.names.process(h.pid)
                         ),
                     )
-                    .with_evidence([narrate::sequence(&run.names, shown)]));
+                    .with_evidence([narrate::sequence(&run.names, shown)])
+                    .at(e.seq));
                 }
                 holder = Some(e);
             }
@@ -123,7 +193,7 @@ fn exclusive(run: &RunData) -> Result<Check, Unchecked> {
 
 fn update_inside_lock(run: &RunData) -> Result<Check, Unchecked> {
     let (balance, lock) = (run.object("balance")?, run.object("lock")?);
-    let events = run.events()?;
+    let events = run.trace()?;
     // The current holder and the number of its holding; for each process,
     // its last load and the holding it was made in (if any).
     let mut holder: Option<(i32, u64)> = None;
@@ -165,7 +235,8 @@ fn update_inside_lock(run: &RunData) -> Result<Check, Unchecked> {
                         "each load and its store made under one holding of the lock",
                         seen,
                     )
-                    .with_evidence([narrate::sequence(&run.names, shown)]));
+                    .with_evidence([narrate::sequence(&run.names, shown)])
+                    .at(e.seq));
                 }
             }
             _ => {}

@@ -48,6 +48,8 @@ pub struct Invariant {
     pub quantifier: Quantifier,
     /// Whether it is checked on runs that panicked, crashed or hung.
     pub on_any_run: bool,
+    /// Whether it judges the run's ending ([`Invariant::of_the_ending`]).
+    pub of_the_ending: bool,
     /// Looks at one run.
     pub check: fn(&RunData) -> Result<Check, Unchecked>,
 }
@@ -64,6 +66,7 @@ impl Invariant {
             name,
             quantifier: Quantifier::Every,
             on_any_run: false,
+            of_the_ending: false,
             check,
         }
     }
@@ -79,13 +82,23 @@ impl Invariant {
             name,
             quantifier: Quantifier::Some,
             on_any_run: false,
+            of_the_ending: false,
             check,
         }
     }
 
-    /// Also checked on runs that did not end cleanly.
+    /// Also checked on runs that did not end cleanly, where it can only
+    /// be found broken (see [`judge`]).
     pub const fn on_any_run(mut self) -> Self {
         self.on_any_run = true;
+        self
+    }
+
+    /// Judges how a run ended (a panic, a hang), so it holds or breaks on
+    /// every run, a run cut short included.
+    pub const fn of_the_ending(mut self) -> Self {
+        self.on_any_run = true;
+        self.of_the_ending = true;
         self
     }
 }
@@ -109,6 +122,11 @@ pub struct Violation {
     /// The trace that shows it, rendered with process names, one line
     /// each.
     pub evidence: Vec<String>,
+    /// Where in the run's trace it broke (an event's position), when the
+    /// trace shows it: of the properties a run breaks, the earliest is the
+    /// one a student is shown first.
+    #[serde(skip)]
+    pub at: Option<u64>,
 }
 
 impl Check {
@@ -118,7 +136,19 @@ impl Check {
             expected: expected.into(),
             seen: seen.into(),
             evidence: Vec::new(),
+            at: None,
         })
+    }
+
+    /// Says where in the trace a broken check broke.
+    pub fn at(self, seq: u64) -> Check {
+        match self {
+            Check::Broken(mut v) => {
+                v.at = Some(seq);
+                Check::Broken(v)
+            }
+            held => held,
+        }
     }
 
     /// Adds lines of evidence to a broken check.
@@ -142,6 +172,18 @@ impl Check {
     }
 }
 
+/// A situation an exercise's scenario is meant to bring about in some
+/// runs (a child checking the owner while the other child holds the lock):
+/// a property that is never put to the test is not shown to hold. The
+/// report counts the runs that went through each.
+#[derive(Clone, Copy, Debug)]
+pub struct Situation {
+    /// What happened, in words.
+    pub name: &'static str,
+    /// Whether it happened in a run (judged from its trace).
+    pub seen: fn(&RunData) -> bool,
+}
+
 /// A value seen in each run, whose distribution over the session the
 /// report shows ("final balance: 600 ×17, 595 ×40, ...").
 #[derive(Clone, Copy, Debug)]
@@ -159,10 +201,19 @@ pub fn judge(
     run: &RunData,
     clean: &Result<(), Unchecked>,
 ) -> Result<Check, Unchecked> {
-    if let (false, Err(why)) = (inv.on_any_run, clean) {
-        return Err(why.clone());
+    match (inv.on_any_run, clean) {
+        (_, Ok(())) => (inv.check)(run),
+        (false, Err(why)) => Err(why.clone()),
+        // A run cut short can show that an invariant broke, never that it
+        // held: what it did not get to do could have broken it. A stub
+        // that panics at its first call must earn nothing for the
+        // invariants it never reached.
+        (true, Err(_)) if inv.of_the_ending => (inv.check)(run),
+        (true, Err(why)) => match (inv.check)(run)? {
+            Check::Held => Err(why.clone()),
+            broken => Ok(broken),
+        },
     }
-    (inv.check)(run)
 }
 
 #[cfg(test)]

@@ -7,18 +7,23 @@
 
 use std::collections::BTreeMap;
 
-use super::{common, Check, Invariant};
-use crate::judge::narrate;
+use super::{common, Check, Invariant, Situation};
+use crate::judge::model;
+use crate::judge::narrate::{self, between};
 use crate::judge::run::{RunData, Unchecked};
 
 /// The draining children, by name.
 pub const DRAINERS: [&str; 2] = ["P1", "P2"];
-/// The producer, by name.
-pub const PRODUCER: &str = "MainProcess";
 
 /// The exercise's invariants.
 pub const INVARIANTS: &[Invariant] = &[
-    Invariant::every("no-hang", "every run terminates (no hang)", no_hang).on_any_run(),
+    Invariant::every("no-hang", "every run terminates (no hang)", no_hang).of_the_ending(),
+    Invariant::every(
+        "first-in-first-out",
+        "items come off the queue in the order they were put",
+        first_in_first_out,
+    )
+    .on_any_run(),
     Invariant::every(
         "exactly-once",
         "every item is consumed exactly once",
@@ -31,6 +36,62 @@ pub const INVARIANTS: &[Invariant] = &[
     ),
     Invariant::every("queue-empty", "nothing is left in the queue", queue_empty),
 ];
+
+/// The situations the scenario brings about, counted over a session.
+pub const COVERAGE: &[Situation] = &[
+    Situation {
+        name: "both children took items",
+        seen: |run| takers(run).len() == 2,
+    },
+    Situation {
+        name: "the children took turns at the queue",
+        seen: |run| {
+            let Ok(events) = run.events_on("queue") else {
+                return false;
+            };
+            let gets: Vec<i32> = events
+                .iter()
+                .filter(|e| e.op == "get")
+                .map(|e| e.pid)
+                .collect();
+            gets.windows(2).filter(|w| w[0] != w[1]).count() >= 2
+        },
+    },
+];
+
+/// The processes that took items.
+fn takers(run: &RunData) -> std::collections::BTreeSet<i32> {
+    run.events_on("queue")
+        .map(|events| {
+            events
+                .iter()
+                .filter(|e| e.op == "get")
+                .map(|e| e.pid)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The queue's trace against a first-in, first-out queue holding the
+/// run's items; judged as far as the trace goes.
+fn first_in_first_out(run: &RunData) -> Result<Check, Unchecked> {
+    let items = run.param_list("items")?;
+    let id = run.object("queue")?;
+    let all = run.trace()?;
+    let events: Vec<_> = all.iter().filter(|e| e.object == id).collect();
+    if !events.iter().any(|e| e.op == "get") {
+        return Err(Unchecked("no item was taken".into()));
+    }
+    match model::fifo(&events, items, &run.names) {
+        Ok(()) => Ok(Check::Held),
+        Err(d) => {
+            let shown = between(all, &[id], 0, d.seq, 12);
+            Ok(Check::broken(d.expected, d.seen)
+                .with_evidence([narrate::sequence(&run.names, shown)])
+                .at(d.seq))
+        }
+    }
+}
 
 fn no_hang(run: &RunData) -> Result<Check, Unchecked> {
     if !run.hung() {
@@ -88,10 +149,11 @@ fn differences(want: &BTreeMap<i64, i64>, got: &BTreeMap<i64, i64>) -> String {
                 want.get(&k).copied().unwrap_or(0),
                 got.get(&k).copied().unwrap_or(0),
             );
-            match g {
-                0 => format!("{k} never taken"),
-                _ if w == 0 => format!("{k} taken but never put"),
-                _ => format!("{k} taken {g} times (put {w})"),
+            match (w, g) {
+                (_, 0) => format!("{k} never taken"),
+                (0, _) => format!("{k} taken but never put"),
+                (w, g) if g < w => format!("{k} taken {g} times of the {w} put"),
+                (w, g) => format!("{k} taken {g} times but put {w}"),
             }
         })
         .collect();
@@ -128,20 +190,37 @@ fn exactly_once(run: &RunData) -> Result<Check, Unchecked> {
             differences(&put, &traced_puts),
         ));
     }
-    for name in DRAINERS.into_iter().chain([PRODUCER]) {
+    // Each child's drain returns the items it took, in the order it took
+    // them.
+    for name in DRAINERS {
         let w = run.worker(name)?;
-        let op = if name == PRODUCER { "put" } else { "get" };
-        let traced = multiset(
-            queue
+        let traced: Vec<i64> = queue
+            .iter()
+            .filter(|e| e.pid == w.pid && e.op == "get")
+            .map(|e| e.value)
+            .collect();
+        if traced != w.items {
+            let at = traced
                 .iter()
-                .filter(|e| e.pid == w.pid && e.op == op)
-                .map(|e| e.value),
-        );
-        let said = multiset(w.items.iter().copied());
-        if traced != said {
+                .zip(&w.items)
+                .position(|(a, b)| a != b)
+                .unwrap_or(traced.len().min(w.items.len()));
             return Ok(Check::broken(
-                format!("{name}'s reported items match its traced {op}s"),
-                differences(&traced, &said),
+                format!(
+                    "{name}'s drain returns the {} items it took, in the order it took them",
+                    traced.len()
+                ),
+                format!(
+                    "it returned {} items; they part at item {}: {}",
+                    w.items.len(),
+                    at + 1,
+                    match (traced.get(at), w.items.get(at)) {
+                        (Some(t), Some(r)) => format!("it took {t}, returned {r}"),
+                        (Some(t), None) => format!("it took {t}, returned nothing more"),
+                        (None, Some(r)) => format!("it returned {r}, never taken"),
+                        (None, None) => String::new(),
+                    }
+                ),
             ));
         }
     }
@@ -189,11 +268,12 @@ mod tests {
         for i in [1, 2, 3] {
             events.push((1, "put", 1, i));
         }
-        for &i in &p1 {
-            events.push((2, "get", 1, i));
-        }
-        for &i in &p2 {
-            events.push((3, "get", 1, i));
+        // The takes in the order the items came off the queue.
+        let mut takes: Vec<(i32, i64)> = p1.iter().map(|&i| (2, i)).collect();
+        takes.extend(p2.iter().map(|&i| (3, i)));
+        takes.sort_by_key(|&(_, i)| i);
+        for (pid, i) in takes {
+            events.push((pid, "get", 1, i));
         }
         run(
             "queue-drain",

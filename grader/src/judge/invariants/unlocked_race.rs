@@ -4,7 +4,7 @@
 //! each did its work, every final balance is one that some interleaving
 //! can produce, and at least one run of the session lost an update.
 
-use super::{Check, Distribution, Invariant};
+use super::{locked_bank, Check, Distribution, Invariant, Situation};
 use crate::judge::narrate::first_lost_update;
 use crate::judge::run::{RunData, Unchecked};
 
@@ -24,17 +24,32 @@ pub const INVARIANTS: &[Invariant] = &[
         overlap,
     ),
     Invariant::every(
+        "updates",
+        "each update reads the balance and moves it by the amount, deposit up and withdraw down",
+        locked_bank::updates,
+    )
+    .on_any_run(),
+    Invariant::every(
         "all-steps",
-        "each worker stored the balance `steps` times",
+        "each worker updates the balance once per step",
         all_steps,
     ),
     Invariant::every("reachable", "every final balance is reachable", reachable),
     Invariant::some(
         "lost-update",
-        "a lost update shows (final ≠ start)",
+        "a lost update shows: a worker overwrote an update it never read",
         lost_update,
     ),
 ];
+
+/// The situations the scenario brings about, counted over a session.
+pub const COVERAGE: &[Situation] = &[Situation {
+    name: "an update was lost",
+    seen: |run| {
+        run.events_on("balance")
+            .is_ok_and(|events| first_lost_update(&events).is_some())
+    },
+}];
 
 /// The final balances over the session.
 pub const DISTRIBUTIONS: &[Distribution] = &[Distribution {
@@ -167,24 +182,14 @@ fn reachable(run: &RunData) -> Result<Check, Unchecked> {
 }
 
 fn lost_update(run: &RunData) -> Result<Check, Unchecked> {
-    let start = run.param("start")?;
-    let fin = run.final_value("balance")?;
-    if fin != start {
+    let events = run.events_on("balance")?;
+    if first_lost_update(&events).is_some() {
         return Ok(Check::Held);
     }
-    let mut check = Check::broken(
-        format!("a final balance other than {start}"),
-        fin.to_string(),
-    );
-    if let Ok(events) = run.events_on("balance") {
-        if let Some(lost) = first_lost_update(&events) {
-            check = check.with_evidence([format!(
-                "an update was lost, but another lost one cancelled it: {}",
-                lost.narrate(&run.names)
-            )]);
-        }
-    }
-    Ok(check)
+    Ok(Check::broken(
+        "a store that overwrites another worker's update, made after its own load",
+        "no update was lost: each store read the one before it",
+    ))
 }
 
 #[cfg(test)]
