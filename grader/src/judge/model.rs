@@ -189,7 +189,7 @@ impl Released {
     /// Decodes a `return` event's value.
     pub fn decode(value: i64) -> Released {
         let field = |shift: u32| ((value >> shift) & 0xff_ffff) as i32;
-        match value & 0xff {
+        match value & 0x7f {
             0 => Released::Ok,
             1 => Released::NotOwner {
                 caller: field(32),
@@ -199,6 +199,12 @@ impl Released {
             3 => Released::Lock,
             _ => Released::Panicked,
         }
+    }
+
+    /// Whether a refusal came without a message (its `Display` wrote
+    /// nothing).
+    pub fn silent(value: i64) -> bool {
+        value & 0x80 != 0
     }
 
     fn phrase(self, names: &Names) -> String {
@@ -493,15 +499,17 @@ impl Rlock {
                     }
                     None => {
                         m.released_a_free_lock = true;
-                        if got != Released::NotHeld || call.changed.is_some() {
+                        let silent = Released::silent(e.value);
+                        if got != Released::NotHeld || call.changed.is_some() || silent {
                             first(
                                 &mut m.not_held,
                                 disagree(
                                     e,
-                                    "a release of a free lock is refused, NotHeld, and changes nothing",
+                                    "a release of a free lock is refused, NotHeld, says why, and changes nothing",
                                     format!(
-                                        "{caller}'s release of a free lock returned {}{}",
+                                        "{caller}'s release of a free lock returned {}{}{}",
                                         got.phrase(names),
+                                        if silent { " with an empty message" } else { "" },
                                         if call.changed.is_some() { ", and changed the lock" } else { "" }
                                     ),
                                 ),
@@ -519,19 +527,21 @@ impl Rlock {
                                 caller: p,
                                 owner: h,
                             };
-                        if !right || call.changed.is_some() {
+                        let silent = Released::silent(e.value);
+                        if !right || call.changed.is_some() || silent {
                             first(
                                 &mut m.not_owner,
                                 disagree(
                                     e,
                                     format!(
-                                        "a release by {caller}, which does not own the lock ({} does, at depth {}), is refused with NotOwner {{ caller: {p}, owner: {h} }} and changes nothing",
+                                        "a release by {caller}, which does not own the lock ({} does, at depth {}), is refused with NotOwner {{ caller: {p}, owner: {h} }}, says why, and changes nothing",
                                         name(h),
                                         call.depth
                                     ),
                                     format!(
-                                        "it returned {}{}",
+                                        "it returned {}{}{}",
                                         got.phrase(names),
+                                        if silent { " with an empty message" } else { "" },
                                         if call.changed.is_some() { ", and changed the lock" } else { "" }
                                     ),
                                 ),
@@ -686,5 +696,8 @@ mod tests {
             }
         );
         assert_eq!(Released::decode(2), Released::NotHeld);
+        // A refusal without a message keeps its kind, and says so.
+        assert_eq!(Released::decode(2 | 0x80), Released::NotHeld);
+        assert!(Released::silent(2 | 0x80) && !Released::silent(2));
     }
 }

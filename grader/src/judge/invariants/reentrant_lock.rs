@@ -52,13 +52,13 @@ pub const INVARIANTS: &[Invariant] = &[
     .on_any_run(),
     Invariant::every(
         "probe-not-owner",
-        "a release by a process that does not own the lock is refused (NotOwner) and changes nothing",
+        "a release by a process that does not own the lock is refused (NotOwner, with a message) and changes nothing",
         not_owner,
     )
     .on_any_run(),
     Invariant::every(
         "probe-extra-release",
-        "a release of a free lock is refused (NotHeld) and changes nothing",
+        "a release of a free lock is refused (NotHeld, with a message) and changes nothing",
         not_held,
     )
     .on_any_run(),
