@@ -112,8 +112,14 @@ fn scenario(mut run: Run, drain: Drain) -> u8 {
     }
 
     let gate = StartGate::new(2);
-    let mut p1 = run.spawn("P1", || child(drain, &queue, &lock, &gate));
-    let mut p2 = run.spawn("P2", || child(drain, &queue, &lock, &gate));
+    // The run's `first` parameter says which child starts first.
+    let (mut p1, mut p2) = if run.int("first") == 2 {
+        let p2 = run.spawn("P2", || child(drain, &queue, &lock, &gate));
+        (run.spawn("P1", || child(drain, &queue, &lock, &gate)), p2)
+    } else {
+        let p1 = run.spawn("P1", || child(drain, &queue, &lock, &gate));
+        (p1, run.spawn("P2", || child(drain, &queue, &lock, &gate)))
+    };
     run.join(&mut p1);
     run.join(&mut p2);
 

@@ -51,10 +51,20 @@ pub const INVARIANTS: &[Invariant] = &[
 ];
 
 /// The situations the scenario brings about, counted over a session.
-pub const COVERAGE: &[Situation] = &[Situation {
-    name: "the lock passed from one worker to the other and back",
-    seen: |run| handovers(run) >= 2,
-}];
+pub const COVERAGE: &[Situation] = &[
+    Situation {
+        name: "the lock passed from one worker to the other and back",
+        seen: |run| handovers(run) >= 2,
+    },
+    Situation {
+        name: "deposit was started first",
+        seen: |run| run.first_started().as_deref() == Some("deposit"),
+    },
+    Situation {
+        name: "withdraw was started first",
+        seen: |run| run.first_started().as_deref() == Some("withdraw"),
+    },
+];
 
 /// How many times the lock went from one worker to the other.
 fn handovers(run: &RunData) -> usize {

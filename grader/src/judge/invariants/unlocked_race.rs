@@ -43,13 +43,23 @@ pub const INVARIANTS: &[Invariant] = &[
 ];
 
 /// The situations the scenario brings about, counted over a session.
-pub const COVERAGE: &[Situation] = &[Situation {
-    name: "an update was lost",
-    seen: |run| {
-        run.events_on("balance")
-            .is_ok_and(|events| first_lost_update(&events).is_some())
+pub const COVERAGE: &[Situation] = &[
+    Situation {
+        name: "an update was lost",
+        seen: |run| {
+            run.events_on("balance")
+                .is_ok_and(|events| first_lost_update(&events).is_some())
+        },
     },
-}];
+    Situation {
+        name: "deposit was started first",
+        seen: |run| run.first_started().as_deref() == Some("deposit"),
+    },
+    Situation {
+        name: "withdraw was started first",
+        seen: |run| run.first_started().as_deref() == Some("withdraw"),
+    },
+];
 
 /// The final balances over the session.
 pub const DISTRIBUTIONS: &[Distribution] = &[Distribution {
