@@ -136,7 +136,7 @@ fn scenario(mut run: Run, drain: Drain) -> u8 {
 fn child(drain: Drain, queue: &Queue<u32>, lock: &Lock, gate: &StartGate) {
     gate.wait();
     let started = now_ns();
-    let taken = drain(queue, lock).unwrap_or_else(|e| panic!("drain failed: {e}"));
+    let taken = drain(queue, lock).unwrap_or_else(|e| panic!("drain returned an error: {e}"));
     let ended = now_ns();
     println!(
         "child process {} took {} items from the queue",

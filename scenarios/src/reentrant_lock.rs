@@ -319,7 +319,7 @@ fn child<L, E: Display>(lock: &Traced<'_, L, E>, depth: u32, rounds: u32) {
     let started = now_ns();
     for _ in 0..rounds {
         if let Err(e) = (lock.api.child_task)(lock.lock, depth) {
-            panic!("child_task failed: {e}");
+            panic!("child_task returned an error: {e}");
         }
         lock.look();
     }

@@ -368,9 +368,13 @@ impl RunData {
         let report = self.report.as_ref().ok()?;
         let first = report.panics.first()?;
         if let Some(p) = report.panics.iter().find(|p| p.not_implemented.is_none()) {
+            // A panic in the course's driver is its reaction to what the
+            // student's function returned: the driver's line would send
+            // the student to code that is not theirs, so it is left out.
             let at = p
                 .location
                 .as_deref()
+                .filter(|l| !l.starts_with("scenarios/"))
                 .map(|l| format!(" at {l}"))
                 .unwrap_or_default();
             let more = match report.panics.len() {

@@ -262,7 +262,11 @@ fn exercise_into(out: &mut String, e: &ExerciseResult, p: Paint) {
     if !never.is_empty() && e.status == ExerciseStatus::Passed {
         let text = format!(
             "{} never came up in these {} runs (more runs would put it to the test): {}",
-            if never.len() == 1 { "a situation" } else { "situations" },
+            if never.len() == 1 {
+                "a situation"
+            } else {
+                "situations"
+            },
             e.runs,
             never.join("; ")
         );
