@@ -31,11 +31,7 @@ pub const INVARIANTS: &[Invariant] = &[
         "the final balance is the start",
         final_equals_start,
     ),
-    Invariant::every(
-        "acquisitions",
-        "each worker takes the lock once per update",
-        acquisitions,
-    ),
+    Invariant::every("acquisitions", "each worker takes the lock", acquisitions),
     Invariant::every("exclusive", "no two critical sections overlap", exclusive).on_any_run(),
     Invariant::every(
         "update-inside-lock",
@@ -149,26 +145,27 @@ fn worker_pids(run: &RunData) -> Result<Vec<(i32, &'static str)>, Unchecked> {
         .collect()
 }
 
+/// Each worker took the lock at least once. How often is the worker's
+/// choice: once per update is the lesson's way, but one holding around
+/// all of a worker's updates is as correct (only slower), and a program
+/// that takes it for more than the update is judged by what it does under
+/// it ("update-inside-lock"), not by the count.
 fn acquisitions(run: &RunData) -> Result<Check, Unchecked> {
-    let steps = run.param("steps")?;
     let events = run.events_on("lock")?;
     let mut per_worker = Vec::new();
-    let mut total = 0;
+    let mut all_took_it = true;
     for (pid, name) in worker_pids(run)? {
         let n = events
             .iter()
             .filter(|e| e.pid == pid && e.op == "acquire")
-            .count() as i64;
-        total += n;
-        per_worker.push(format!("{name} {n}"));
+            .count();
+        all_took_it &= n > 0;
+        per_worker.push(format!("{name} took it {n} times"));
     }
     Ok(Check::expect(
-        total == 2 * steps,
-        format!(
-            "{} acquisitions ({steps} per worker, one per update)",
-            2 * steps
-        ),
-        format!("{total} ({})", per_worker.join(", ")),
+        all_took_it,
+        "each worker takes the lock given to it",
+        per_worker.join(", "),
     ))
 }
 
