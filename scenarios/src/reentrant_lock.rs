@@ -224,7 +224,8 @@ impl<L, E: Display> Traced<'_, L, E> {
         trace::returned(self.ops.depth, depth as i64);
         trace::call(self.ops.owner, 0);
         let owner = (self.api.owner)(self.lock);
-        trace::returned(self.ops.owner, owner.unwrap_or(0) as i64);
+        // `None` is -1, so that `Some(0)` is not taken for it.
+        trace::returned(self.ops.owner, owner.map_or(-1, i64::from));
         trace::call(self.ops.is_held, 0);
         let held = (self.api.is_held)(self.lock);
         trace::returned(self.ops.is_held, held as i64);

@@ -288,9 +288,25 @@ struct Pending {
     looked: bool,
     /// What it changed: stores to owner or depth, inner-lock releases.
     changed: Option<u64>,
-    /// Its last reads of depth and owner.
-    read_depth: Option<i64>,
-    read_owner: Option<i64>,
+    /// The values depth, owner and "held" took from the call to now: an
+    /// accessor's answer is right if it was true at some moment of its
+    /// call, however it computed it.
+    depths: Vec<i64>,
+    owners: Vec<i64>,
+    helds: Vec<bool>,
+}
+
+impl Pending {
+    fn saw(&mut self, owner: i64, depth: i64, held: bool) {
+        for (seen, now) in [(&mut self.owners, owner), (&mut self.depths, depth)] {
+            if !seen.contains(&now) {
+                seen.push(now);
+            }
+        }
+        if !self.helds.contains(&held) {
+            self.helds.push(held);
+        }
+    }
 }
 
 impl Rlock {
@@ -342,6 +358,9 @@ impl Rlock {
                     "holder-died" => holder = None,
                     _ => {}
                 }
+                for call in pending.values_mut() {
+                    call.saw(owner, depth, holder.is_some());
+                }
                 continue;
             }
             if e.object == ids.owner || e.object == ids.depth {
@@ -359,15 +378,12 @@ impl Rlock {
                     }
                     if let Some(call) = pending.get_mut(&p) {
                         if e.object == ids.owner {
-                            call.read_owner = Some(e.value);
                             if !call.looked {
                                 call.looked = true;
                                 call.holder = holder;
                                 call.owner = owner;
                                 call.depth = depth;
                             }
-                        } else {
-                            call.read_depth = Some(e.value);
                         }
                     }
                     continue;
@@ -435,6 +451,9 @@ impl Rlock {
                     }
                     depth = e.value;
                 }
+                for call in pending.values_mut() {
+                    call.saw(owner, depth, holder.is_some());
+                }
                 continue;
             }
             if op == "call" {
@@ -447,8 +466,9 @@ impl Rlock {
                         depth,
                         looked: false,
                         changed: None,
-                        read_depth: None,
-                        read_owner: None,
+                        depths: vec![depth],
+                        owners: vec![owner],
+                        helds: vec![holder.is_some()],
                     },
                 );
                 continue;
@@ -583,45 +603,52 @@ impl Rlock {
                     }
                 }
             } else if e.object == ids.depth_of || e.object == ids.owner_of {
-                let (read, part) = if e.object == ids.depth_of {
-                    (call.read_depth, "depth")
-                } else {
-                    (call.read_owner, "owner")
-                };
-                match read {
-                    Some(v) if v == e.value => {}
-                    Some(v) => first(
-                        &mut m.accessors,
-                        disagree(
-                            e,
-                            format!("{part}() answers what it read: {v}"),
-                            format!("{caller}'s {part}() answered {}", e.value),
-                        ),
-                    ),
-                    None => first(
-                        &mut m.accessors,
-                        disagree(
-                            e,
-                            format!("{part}() reads rlock.{part}"),
-                            format!(
-                                "{caller}'s {part}() answered {} without reading it",
-                                e.value
-                            ),
-                        ),
-                    ),
-                }
-            } else if e.object == ids.is_held {
-                let held = holder.is_some();
-                if (e.value != 0) != held {
+                // owner() answers an Option, traced as -1 for `None`: the
+                // truth is `None` while rlock.owner is 0.
+                let (truths, part, say): (Vec<i64>, _, fn(i64) -> String) =
+                    if e.object == ids.depth_of {
+                        (call.depths.clone(), "depth", |v| v.to_string())
+                    } else {
+                        let truths = call
+                            .owners
+                            .iter()
+                            .map(|&o| if o == 0 { -1 } else { o })
+                            .collect();
+                        (truths, "owner", |v| {
+                            if v == -1 {
+                                "None".to_string()
+                            } else {
+                                format!("Some({v})")
+                            }
+                        })
+                    };
+                if !truths.contains(&e.value) {
+                    let shown: Vec<String> = truths.iter().map(|&v| say(v)).collect();
                     first(
                         &mut m.accessors,
                         disagree(
                             e,
                             format!(
-                                "is_held() is {held}: {} holds rlock.lock",
+                                "{part}() answers the truth of rlock.{part} during the call: {}",
+                                shown.join(" or ")
+                            ),
+                            format!("{caller}'s {part}() answered {}", say(e.value)),
+                        ),
+                    );
+                }
+            } else if e.object == ids.is_held {
+                let answer = e.value != 0;
+                if !call.helds.contains(&answer) {
+                    first(
+                        &mut m.accessors,
+                        disagree(
+                            e,
+                            format!(
+                                "is_held() is {}: {} holds rlock.lock",
+                                !answer,
                                 who_holds(holder)
                             ),
-                            format!("{caller}'s is_held() answered {}", e.value != 0),
+                            format!("{caller}'s is_held() answered {answer}"),
                         ),
                     );
                 }
