@@ -68,7 +68,7 @@ pub fn stable_filters() -> Vec<(&'static str, &'static str)> {
     vec![
         (r"\(\d+\.\d s\)", "([time])"),
         (
-            r#""(elapsed_ms|run_median_ms|run_p90_ms|run_max_ms|program_median_ms|scenario_median_ms|overhead_median_ms)": [0-9.e-]+"#,
+            r#""(elapsed_ms|run_median_ms|run_p90_ms|run_max_ms|program_median_ms|scenario_median_ms|overhead_median_ms|judge_median_ms)": [0-9.e-]+"#,
             r#""$1": "[ms]""#,
         ),
         (r"pid \d+", "pid [pid]"),
