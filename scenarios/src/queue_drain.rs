@@ -43,10 +43,15 @@ const PROGRAM: Program = Program {
     lesson,
 };
 
-/// The lesson's parameters: 100 random digits drawn from the seed.
+/// The lesson's parameters: 100 random digits drawn from the seed, and
+/// `P1` started first.
 fn lesson(seed: u64) -> Params {
     let items = Items::new(seed).take(ITEMS).map(i64::from).collect();
-    [("items".to_string(), Param::List(items))].into()
+    [
+        ("items".to_string(), Param::List(items)),
+        ("first".to_string(), Param::Int(1)),
+    ]
+    .into()
 }
 
 /// The signature of the student's `drain`.

@@ -251,7 +251,7 @@ fn scenario<L, E: Display>(mut run: Run, api: &Api<L, E>) -> u8 {
     };
     for _ in 0..PARENT_DEPTH {
         if let Err(e) = lock.acquire() {
-            panic!("MainProcess could not take the lock: {e}");
+            panic!("could not take the lock: {e}");
         }
     }
     lock.look();
@@ -284,7 +284,7 @@ fn scenario<L, E: Display>(mut run: Run, api: &Api<L, E>) -> u8 {
     println!("MainProcess releases the lock");
     for _ in 0..PARENT_DEPTH {
         if let Err(e) = lock.release() {
-            panic!("MainProcess could not release the lock: {e}");
+            panic!("could not release the lock: {e}");
         }
     }
     if while_a_child_holds {
