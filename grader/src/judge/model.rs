@@ -377,13 +377,11 @@ impl Rlock {
                         m.checked_against_a_child = true;
                     }
                     if let Some(call) = pending.get_mut(&p) {
-                        if e.object == ids.owner {
-                            if !call.looked {
-                                call.looked = true;
-                                call.holder = holder;
-                                call.owner = owner;
-                                call.depth = depth;
-                            }
+                        if e.object == ids.owner && !call.looked {
+                            call.looked = true;
+                            call.holder = holder;
+                            call.owner = owner;
+                            call.depth = depth;
                         }
                     }
                     continue;
@@ -662,17 +660,7 @@ impl Rlock {
 mod tests {
     use super::*;
 
-    fn ev(seq: u64, pid: i32, op: &str, object: u32, value: i64) -> Event {
-        Event {
-            seq,
-            pid,
-            op: op.into(),
-            object,
-            value,
-            t: seq,
-            off_schedule: false,
-        }
-    }
+    use crate::judge::invariants::testing::event as ev;
 
     #[test]
     fn the_bank_model_wants_a_fresh_read_and_the_right_direction() {

@@ -292,22 +292,11 @@ mod tests {
     const LOCK: u32 = 2;
 
     fn bank(events: &[(i32, &str, u32, i64)], fin: i64) -> RunData {
-        run(
+        bank_run(
             "locked-bank",
-            vec![
-                header(
-                    "locked-bank",
-                    &[("start", 600), ("amount", 5), ("steps", 1)],
-                ),
-                worker("deposit", 2, &[("steps", 1)], vec![]),
-                worker("withdraw", 3, &[("steps", 1)], vec![]),
-                summary(
-                    &[("balance", fin)],
-                    &[("deposit", 2), ("withdraw", 3)],
-                    &[("value", "balance"), ("lock", "lock")],
-                    events,
-                ),
-            ],
+            &[("value", "balance"), ("lock", "lock")],
+            events,
+            fin,
         )
     }
 

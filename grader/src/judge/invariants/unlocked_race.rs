@@ -208,23 +208,7 @@ mod tests {
     use crate::judge::invariants::testing::*;
 
     fn race(events: &[(i32, &str, u32, i64)], fin: i64) -> RunData {
-        run(
-            "unlocked-race",
-            vec![
-                header(
-                    "unlocked-race",
-                    &[("start", 600), ("amount", 5), ("steps", 1)],
-                ),
-                worker("deposit", 2, &[("steps", 1)], vec![]),
-                worker("withdraw", 3, &[("steps", 1)], vec![]),
-                summary(
-                    &[("balance", fin)],
-                    &[("deposit", 2), ("withdraw", 3)],
-                    &[("value", "balance")],
-                    events,
-                ),
-            ],
-        )
+        bank_run("unlocked-race", &[("value", "balance")], events, fin)
     }
 
     #[test]
