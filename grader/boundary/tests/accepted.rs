@@ -62,6 +62,11 @@ fn every_known_bad_variant_is_accepted() {
 }
 
 #[test]
+fn every_right_variant_is_accepted() {
+    assert_variants_accepted("right", 14);
+}
+
+#[test]
 fn the_other_graded_fixtures_are_accepted() {
     for fixture in [
         "endless-drain",
