@@ -207,7 +207,7 @@ fn the_student_edition_holds_no_solution_and_grades() {
         common::headline(ex).contains("not implemented yet: deposit"),
         "{ex}"
     );
-    // `--solutions` finds nothing to grade there.
+    // `--solutions` is refused there, and says why.
     assert_cmd::Command::new(target.join("debug/grader"))
         .args(["sequential-bank", "--solutions", "--runs", "1"])
         .env("CARGO_TARGET_DIR", &target)
@@ -215,8 +215,8 @@ fn the_student_edition_holds_no_solution_and_grades() {
         .current_dir(&edition)
         .timeout(DEADLINE)
         .assert()
-        .code(1)
-        .stdout(contains("MISSING"));
+        .code(2)
+        .stderr(contains("has no solutions/ folder"));
 }
 
 #[test]

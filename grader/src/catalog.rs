@@ -68,7 +68,7 @@ pub const EXERCISES: &[Exercise] = &[
         own: unlocked_race::INVARIANTS,
         distributions: unlocked_race::DISTRIBUTIONS,
         concurrent: true,
-        params: params::bank,
+        params: params::two_workers,
         coverage: unlocked_race::COVERAGE,
     },
     Exercise {
@@ -80,7 +80,7 @@ pub const EXERCISES: &[Exercise] = &[
         own: locked_bank::INVARIANTS,
         distributions: &[],
         concurrent: true,
-        params: params::bank,
+        params: params::two_workers,
         coverage: locked_bank::COVERAGE,
     },
     Exercise {

@@ -538,7 +538,9 @@ pub fn grade_with(course: &Course, opts: &Options, on: &mut dyn FnMut(Event)) ->
             // A run stopped by Ctrl-C is no observation of the program.
             let verdict = (!run.interrupted).then(|| {
                 let (exercise, invariants) = &judges[i];
+                let judging = Instant::now();
                 let mut v = verdict::judge_run(exercise, invariants, &run);
+                v.times.judge_ms = judging.elapsed().as_secs_f64() * 1000.0;
                 v.times.wall_ms = t.elapsed().as_secs_f64() * 1000.0;
                 v
             });
