@@ -137,7 +137,7 @@ fn key_invariant(name: &str) -> Option<&'static str> {
         "01-off-by-one" | "01-hard-coded-amount" | "01-hard-coded-steps" => Some("after-deposit"),
         "02-single-step" | "02-hard-coded-steps" => Some("all-steps"),
         "02-atomic-looking" => Some("lost-update"),
-        "03-hard-coded-steps" => Some("acquisitions"),
+        "03-hard-coded-steps" => Some("all-steps"),
         n if n.starts_with("03-missing-release") => Some("no-panic"),
         n if n.starts_with("02-") || n == "03-hard-coded-amount" || n == "03-swapped-direction" => {
             Some("updates")
