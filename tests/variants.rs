@@ -19,8 +19,10 @@
 //! One more, ignored, grades every variant in ten sessions at default
 //! settings (see `caught_in_every_default_session`).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
+use std::sync::{Mutex, PoisonError};
 
 mod common;
 
@@ -47,18 +49,95 @@ fn args(name: &str, submission: &Path) -> Vec<String> {
     ]
 }
 
-/// Grades a variant (with extra grader arguments) and returns the report,
-/// which must say the exercise failed and nothing else went wrong.
-fn grade(name: &str, extra: &[&str]) -> Value {
-    let submission = staged(&variant_patch("variants", name));
-    let out = grader()
-        .args(args(name, submission.path()))
-        .args(extra)
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
+/// How a variant is graded: at its exercise's default mode, left to the
+/// operating system (`--mode free`), or at the default mode on one CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Setting {
+    Default,
+    Free,
+    OneCpu,
+}
+
+/// The settings a variant is graded in: the default, and those that the
+/// tests of the racy variants compare with it.
+fn settings_of(name: &str) -> Vec<Setting> {
+    let mut all = vec![Setting::Default];
+    if RACY_BANKS.contains(&name) {
+        all.push(Setting::Free);
+    }
+    if ON_ONE_CPU.contains(&name) {
+        all.push(Setting::OneCpu);
+    }
+    all
+}
+
+/// A variant's report in one setting, which must say that the exercise
+/// failed and nothing else went wrong.
+///
+/// Building a variant costs more than grading it (the grader rebuilds an
+/// exercise whenever its file differs from the last one built), so each
+/// variant is graded once per setting, in all its settings back to back,
+/// and its reports are shared by the tests that read them. One grading at
+/// a time: two at once would rebuild each other's exercise in between.
+fn graded(name: &str, setting: Setting) -> Value {
+    static REPORTS: Mutex<BTreeMap<(String, Setting), Value>> = Mutex::new(BTreeMap::new());
+    // A test that failed while grading leaves the reports it made usable.
+    let mut reports = REPORTS.lock().unwrap_or_else(PoisonError::into_inner);
+    let key = (name.to_string(), setting);
+    if !reports.contains_key(&key) {
+        let submission = staged(&variant_patch("variants", name));
+        for s in settings_of(name) {
+            let report = run_grader(name, submission.path(), s);
+            reports.insert((name.to_string(), s), report);
+        }
+    }
+    reports
+        .get(&key)
+        .unwrap_or_else(|| panic!("{name} is not graded in the setting {setting:?}"))
+        .clone()
+}
+
+/// [`graded`] at the default setting.
+fn grade(name: &str) -> Value {
+    graded(name, Setting::Default)
+}
+
+/// Runs the grader on the variant staged at `submission`, in `setting`.
+/// On one CPU: with `taskset` if the machine has it, else from a thread
+/// restricted to CPU 0 (a thread's CPU set is inherited by the processes
+/// it starts).
+fn run_grader(name: &str, submission: &Path, setting: Setting) -> Value {
+    let taskset = setting == Setting::OneCpu
+        && Command::new("taskset")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    let mut cmd = if taskset {
+        let mut cmd = assert_cmd::Command::new("taskset");
+        cmd.arg("-c").arg("0").arg(common::grader_path());
+        cmd
+    } else {
+        assert_cmd::Command::new(common::grader_path())
+    };
+    cmd.args(args(name, submission))
+        .current_dir(common::course_root())
+        .env("NO_COLOR", "1")
+        .env_remove("MULTIPROC_SCHED")
+        .timeout(common::DEADLINE);
+    if setting == Setting::Free {
+        cmd.args(["--mode", "free"]);
+    }
+    let mut run = move || cmd.assert().code(1).get_output().stdout.clone();
+    let out = if setting == Setting::OneCpu && !taskset {
+        std::thread::spawn(move || {
+            pin_this_thread_to_cpu0();
+            run()
+        })
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    } else {
+        run()
+    };
     let report = json(&out);
     check_report(name, &report);
     report
@@ -132,7 +211,7 @@ fn every_run_fails(ex: &Value) {
 
 #[test]
 fn ex1_off_by_one_fails_the_balance_after_deposit() {
-    let report = grade("01-off-by-one", &[]);
+    let report = grade("01-off-by-one");
     let ex = the_exercise(&report);
     broken_every_run(ex, "after-deposit", "");
     // Withdrawing one step short too brings the balance back to the start,
@@ -142,7 +221,7 @@ fn ex1_off_by_one_fails_the_balance_after_deposit() {
 
 #[test]
 fn ex1_hard_coded_amount_fails_both_balances() {
-    let report = grade("01-hard-coded-amount", &[]);
+    let report = grade("01-hard-coded-amount");
     let ex = the_exercise(&report);
     // The grader draws the amount from 1 to 20: only a run whose amount is
     // the lesson's 5 could pass.
@@ -152,7 +231,7 @@ fn ex1_hard_coded_amount_fails_both_balances() {
 
 #[test]
 fn ex1_hard_coded_steps_fails_both_balances() {
-    let report = grade("01-hard-coded-steps", &[]);
+    let report = grade("01-hard-coded-steps");
     let ex = the_exercise(&report);
     broken_some_run(ex, "after-deposit", "");
     broken_some_run(ex, "after-withdraw", "");
@@ -162,7 +241,7 @@ fn ex1_hard_coded_steps_fails_both_balances() {
 
 #[test]
 fn ex2_single_step_fails_all_steps() {
-    let report = grade("02-single-step", &[]);
+    let report = grade("02-single-step");
     let ex = the_exercise(&report);
     broken_every_run(ex, "all-steps", "stored it 1 times");
     passed(ex, "two-processes");
@@ -171,7 +250,7 @@ fn ex2_single_step_fails_all_steps() {
 
 #[test]
 fn ex2_atomic_looking_never_shows_the_lost_update() {
-    let report = grade("02-atomic-looking", &[]);
+    let report = grade("02-atomic-looking");
     let ex = the_exercise(&report);
     // A "some" invariant: no single run is wrong, the session is.
     let lost = invariant(ex, "lost-update");
@@ -191,7 +270,7 @@ fn ex2_atomic_looking_never_shows_the_lost_update() {
 
 #[test]
 fn ex2_hard_coded_steps_fails_all_steps() {
-    let report = grade("02-hard-coded-steps", &[]);
+    let report = grade("02-hard-coded-steps");
     let ex = the_exercise(&report);
     broken_some_run(ex, "all-steps", "stored it 100 times");
     passed(ex, "updates");
@@ -199,7 +278,7 @@ fn ex2_hard_coded_steps_fails_all_steps() {
 
 #[test]
 fn ex2_hard_coded_amount_fails_updates() {
-    let report = grade("02-hard-coded-amount", &[]);
+    let report = grade("02-hard-coded-amount");
     let ex = the_exercise(&report);
     broken_some_run(ex, "updates", "and stored");
     passed(ex, "all-steps");
@@ -207,7 +286,7 @@ fn ex2_hard_coded_amount_fails_updates() {
 
 #[test]
 fn ex2_swapped_direction_fails_updates_only() {
-    let report = grade("02-swapped-direction", &[]);
+    let report = grade("02-swapped-direction");
     let ex = the_exercise(&report);
     broken_every_run(ex, "updates", "and stored");
     // The final balance is one that right updates could give too: only
@@ -218,7 +297,7 @@ fn ex2_swapped_direction_fails_updates_only() {
 
 #[test]
 fn ex2_private_running_value_fails_updates() {
-    let report = grade("02-private-running-value", &[]);
+    let report = grade("02-private-running-value");
     let ex = the_exercise(&report);
     broken_every_run(ex, "updates", "without reading the balance first");
     passed(ex, "all-steps");
@@ -228,7 +307,7 @@ fn ex2_private_running_value_fails_updates() {
 
 #[test]
 fn ex3_lock_around_load_only_fails_update_inside_lock() {
-    let report = grade("03-lock-around-load-only", &[]);
+    let report = grade("03-lock-around-load-only");
     let ex = the_exercise(&report);
     broken_every_run(ex, "update-inside-lock", "without holding the lock");
     broken_some_run(ex, "final-equals-start", "");
@@ -239,7 +318,7 @@ fn ex3_lock_around_load_only_fails_update_inside_lock() {
 
 #[test]
 fn ex3_lock_released_between_load_and_store_fails_update_inside_lock() {
-    let report = grade("03-lock-released-between-load-and-store", &[]);
+    let report = grade("03-lock-released-between-load-and-store");
     let ex = the_exercise(&report);
     broken_every_run(
         ex,
@@ -255,7 +334,7 @@ fn ex3_lock_released_between_load_and_store_fails_update_inside_lock() {
 
 #[test]
 fn ex3_value_own_lock_only_fails_acquisitions_and_update_inside_lock() {
-    let report = grade("03-value-own-lock-only", &[]);
+    let report = grade("03-value-own-lock-only");
     let ex = the_exercise(&report);
     broken_every_run(
         ex,
@@ -268,7 +347,7 @@ fn ex3_value_own_lock_only_fails_acquisitions_and_update_inside_lock() {
 
 #[test]
 fn ex3_missing_release_fails_no_panic() {
-    let report = grade("03-missing-release", &[]);
+    let report = grade("03-missing-release");
     let ex = the_exercise(&report);
     broken_every_run(ex, "no-panic", "already holds this lock");
     broken_every_run(ex, "clean-exit", "");
@@ -277,7 +356,7 @@ fn ex3_missing_release_fails_no_panic() {
 
 #[test]
 fn ex3_unlocked_fails_acquisitions_and_final_equals_start() {
-    let report = grade("03-unlocked", &[]);
+    let report = grade("03-unlocked");
     let ex = the_exercise(&report);
     broken_every_run(
         ex,
@@ -290,7 +369,7 @@ fn ex3_unlocked_fails_acquisitions_and_final_equals_start() {
 
 #[test]
 fn ex3_hard_coded_steps_fails_all_steps() {
-    let report = grade("03-hard-coded-steps", &[]);
+    let report = grade("03-hard-coded-steps");
     let ex = the_exercise(&report);
     broken_some_run(ex, "all-steps", "stored it 100 times");
     // Each of the 100 updates is locked and the two directions cancel.
@@ -306,7 +385,7 @@ fn ex3_hard_coded_steps_fails_all_steps() {
 
 #[test]
 fn ex3_hard_coded_amount_fails_updates() {
-    let report = grade("03-hard-coded-amount", &[]);
+    let report = grade("03-hard-coded-amount");
     let ex = the_exercise(&report);
     broken_some_run(ex, "updates", "and stored");
     passed(ex, "final-equals-start");
@@ -314,7 +393,7 @@ fn ex3_hard_coded_amount_fails_updates() {
 
 #[test]
 fn ex3_swapped_direction_fails_updates_only() {
-    let report = grade("03-swapped-direction", &[]);
+    let report = grade("03-swapped-direction");
     let ex = the_exercise(&report);
     broken_every_run(ex, "updates", "and stored");
     for id in [
@@ -341,7 +420,7 @@ fn ex3_racy_variants_are_caught_from_the_trace_even_when_no_update_is_lost() {
     // Left to the operating system, updates are rarely lost; the trace
     // still shows every store made outside one holding of the lock.
     for name in RACY_BANKS {
-        let report = grade(name, &["--mode", "free"]);
+        let report = graded(name, Setting::Free);
         let ex = the_exercise(&report);
         assert_eq!(ex["mode"], "free", "{name}");
         let inv = invariant(ex, "update-inside-lock");
@@ -372,19 +451,19 @@ fn reported_as_a_hang(ex: &Value) {
 
 #[test]
 fn ex4_faulty_drain_hangs() {
-    let report = grade("04-faulty-drain", &[]);
+    let report = grade("04-faulty-drain");
     reported_as_a_hang(the_exercise(&report));
 }
 
 #[test]
 fn ex4_check_under_lock_get_outside_hangs() {
-    let report = grade("04-check-under-lock-get-outside", &[]);
+    let report = grade("04-check-under-lock-get-outside");
     reported_as_a_hang(the_exercise(&report));
 }
 
 #[test]
 fn ex4_fixed_share_leaves_items_in_the_queue() {
-    let report = grade("04-fixed-share", &[]);
+    let report = grade("04-fixed-share");
     let ex = the_exercise(&report);
     // Only the runs with more than 100 items show it.
     broken_some_run(ex, "counts-sum", "(P1 50 + P2 50)");
@@ -395,7 +474,7 @@ fn ex4_fixed_share_leaves_items_in_the_queue() {
 
 #[test]
 fn ex4_reversed_items_fail_exactly_once() {
-    let report = grade("04-reversed", &[]);
+    let report = grade("04-reversed");
     let ex = the_exercise(&report);
     broken_every_run(ex, "exactly-once", "they part at item 1:");
     passed(ex, "counts-sum");
@@ -404,7 +483,7 @@ fn ex4_reversed_items_fail_exactly_once() {
 
 #[test]
 fn ex4_sorted_items_fail_exactly_once() {
-    let report = grade("04-sorted", &[]);
+    let report = grade("04-sorted");
     let ex = the_exercise(&report);
     broken_every_run(ex, "exactly-once", "they part at item");
     passed(ex, "counts-sum");
@@ -412,7 +491,7 @@ fn ex4_sorted_items_fail_exactly_once() {
 
 #[test]
 fn ex4_last_item_dropped_fails_exactly_once_and_the_counts() {
-    let report = grade("04-last-item-dropped", &[]);
+    let report = grade("04-last-item-dropped");
     let ex = the_exercise(&report);
     broken_every_run(ex, "exactly-once", "taken");
     broken_every_run(ex, "counts-sum", "(P1 ");
@@ -423,7 +502,7 @@ fn ex4_last_item_dropped_fails_exactly_once_and_the_counts() {
 
 #[test]
 fn ex5_no_owner_check_lets_the_intruder_release() {
-    let report = grade("05-no-owner-check", &[]);
+    let report = grade("05-no-owner-check");
     let ex = the_exercise(&report);
     every_run_fails(ex);
     // The intruder's release went through: the probe names the bug in
@@ -435,7 +514,7 @@ fn ex5_no_owner_check_lets_the_intruder_release() {
 
 #[test]
 fn ex5_not_reentrant_fails_the_owners_second_acquire() {
-    let report = grade("05-not-reentrant", &[]);
+    let report = grade("05-not-reentrant");
     let ex = the_exercise(&report);
     broken_every_run(
         ex,
@@ -448,7 +527,7 @@ fn ex5_not_reentrant_fails_the_owners_second_acquire() {
 
 #[test]
 fn ex5_release_forgets_depth_lets_go_of_the_inner_lock_too_early() {
-    let report = grade("05-release-forgets-depth", &[]);
+    let report = grade("05-release-forgets-depth");
     let ex = the_exercise(&report);
     // The parent's first release frees the inner lock while it still owns
     // the reentrant one: the model sees it at that very release.
@@ -462,7 +541,7 @@ fn ex5_release_forgets_depth_lets_go_of_the_inner_lock_too_early() {
 
 #[test]
 fn ex5_missing_release_leaves_the_lock_held() {
-    let report = grade("05-missing-release", &[]);
+    let report = grade("05-missing-release");
     let ex = the_exercise(&report);
     every_run_fails(ex);
     broken_every_run(ex, "rounds", "and it still holds the lock");
@@ -475,7 +554,7 @@ fn ex5_missing_release_leaves_the_lock_held() {
 
 #[test]
 fn ex5_owner_checked_at_last_level_only_lets_the_intruder_count_down() {
-    let report = grade("05-owner-checked-at-last-level-only", &[]);
+    let report = grade("05-owner-checked-at-last-level-only");
     let ex = the_exercise(&report);
     broken_some_run(
         ex,
@@ -495,25 +574,25 @@ fn enters_while_the_parent_holds(ex: &Value) {
 
 #[test]
 fn ex5_pid_saved_at_new_lets_a_child_in_while_the_parent_holds() {
-    let report = grade("05-pid-saved-at-new", &[]);
+    let report = grade("05-pid-saved-at-new");
     enters_while_the_parent_holds(the_exercise(&report));
 }
 
 #[test]
 fn ex5_pid_cached_in_a_static_lets_a_child_in_while_the_parent_holds() {
-    let report = grade("05-pid-cached-in-a-static", &[]);
+    let report = grade("05-pid-cached-in-a-static");
     enters_while_the_parent_holds(the_exercise(&report));
 }
 
 #[test]
 fn ex5_acquire_checking_owner_set_lets_a_child_in_while_the_parent_holds() {
-    let report = grade("05-acquire-checks-owner-set", &[]);
+    let report = grade("05-acquire-checks-owner-set");
     enters_while_the_parent_holds(the_exercise(&report));
 }
 
 #[test]
 fn ex5_extra_release_answered_not_owner_fails_the_probe() {
-    let report = grade("05-extra-release-not-owner", &[]);
+    let report = grade("05-extra-release-not-owner");
     let ex = the_exercise(&report);
     broken_every_run(
         ex,
@@ -527,7 +606,7 @@ fn ex5_extra_release_answered_not_owner_fails_the_probe() {
 
 #[test]
 fn ex5_depth_constant_fails_accessors() {
-    let report = grade("05-depth-constant", &[]);
+    let report = grade("05-depth-constant");
     let ex = the_exercise(&report);
     broken_every_run(ex, "accessors", "depth() answered 0");
     passed(ex, "exclusive");
@@ -535,7 +614,7 @@ fn ex5_depth_constant_fails_accessors() {
 
 #[test]
 fn ex5_owner_constant_fails_accessors() {
-    let report = grade("05-owner-constant", &[]);
+    let report = grade("05-owner-constant");
     let ex = the_exercise(&report);
     broken_every_run(ex, "accessors", "owner() answered None");
     passed(ex, "exclusive");
@@ -543,7 +622,7 @@ fn ex5_owner_constant_fails_accessors() {
 
 #[test]
 fn ex5_is_held_constant_fails_accessors() {
-    let report = grade("05-is-held-constant", &[]);
+    let report = grade("05-is-held-constant");
     let ex = the_exercise(&report);
     broken_every_run(ex, "accessors", "is_held() answered false");
     passed(ex, "exclusive");
@@ -551,7 +630,7 @@ fn ex5_is_held_constant_fails_accessors() {
 
 #[test]
 fn ex5_depth_changed_before_the_owner_check_is_caught() {
-    let report = grade("05-depth-changed-before-owner-check", &[]);
+    let report = grade("05-depth-changed-before-owner-check");
     let ex = the_exercise(&report);
     // The parent's own releases come up one level short, and the release
     // of depth 0 overflows: a panic in every run, often in the parent,
@@ -562,7 +641,7 @@ fn ex5_depth_changed_before_the_owner_check_is_caught() {
 
 #[test]
 fn ex5_owner_cleared_after_unlock_fails_owner_and_depth() {
-    let report = grade("05-owner-cleared-after-unlock", &[]);
+    let report = grade("05-owner-cleared-after-unlock");
     let ex = the_exercise(&report);
     broken_every_run(
         ex,
@@ -574,7 +653,7 @@ fn ex5_owner_cleared_after_unlock_fails_owner_and_depth() {
 
 #[test]
 fn ex5_child_releasing_each_time_fails_rounds() {
-    let report = grade("05-child-releases-each-time", &[]);
+    let report = grade("05-child-releases-each-time");
     let ex = the_exercise(&report);
     broken_every_run(ex, "rounds", "rlock.depth 1 0 1 0");
     passed(ex, "exclusive");
@@ -657,8 +736,8 @@ fn every_variant_applies_to_its_solution() {
 }
 
 /// The measure behind the README's figures: every variant graded in
-/// `VARIANT_SESSIONS` sessions (10) at default settings, seeds 1, 2, …
-/// (`VARIANT_SEED_STEP` apart: 1, unless set), each as
+/// `VARIANT_SESSIONS` sessions (10) at default settings, seeds 1, 1001,
+/// 2001, … (`VARIANT_SEED_STEP` apart: 1000, unless set), each as
 /// `cargo grade N --workspace DIR --seed K` grades it. `VARIANT_ONLY`
 /// picks the variants whose name contains it. Every session must fail
 /// the exercise. About twenty minutes on two CPUs:
@@ -735,39 +814,6 @@ fn failing_runs(report: &Value) -> Vec<(u64, Value)> {
         .collect()
 }
 
-/// Runs the grader restricted to CPU 0: with `taskset` if the machine has
-/// it, else by restricting this test's own thread before starting the
-/// grader (a thread's CPU set is inherited by the processes it starts).
-fn grade_on_one_cpu(name: &str) -> Value {
-    let submission = staged(&variant_patch("variants", name));
-    let taskset = Command::new("taskset")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let mut cmd = if taskset {
-        let mut cmd = assert_cmd::Command::new("taskset");
-        cmd.arg("-c").arg("0").arg(common::grader_path());
-        cmd
-    } else {
-        pin_this_thread_to_cpu0();
-        assert_cmd::Command::new(common::grader_path())
-    };
-    let out = cmd
-        .args(args(name, submission.path()))
-        .current_dir(common::course_root())
-        .env("NO_COLOR", "1")
-        .env_remove("MULTIPROC_SCHED")
-        .timeout(common::DEADLINE)
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let report = json(&out);
-    check_report(name, &report);
-    report
-}
-
 fn pin_this_thread_to_cpu0() {
     extern "C" {
         fn sched_setaffinity(pid: i32, size: usize, mask: *const u64) -> i32;
@@ -788,13 +834,20 @@ fn pin_this_thread_to_cpu0() {
     );
 }
 
+/// The variants graded on one CPU too: those whose failure is a race.
+const ON_ONE_CPU: [&str; 6] = [
+    "03-lock-around-load-only",
+    "03-lock-released-between-load-and-store",
+    "03-value-own-lock-only",
+    "03-unlocked",
+    "04-faulty-drain",
+    "04-check-under-lock-get-outside",
+];
+
 #[test]
 fn racy_variants_are_caught_the_same_on_one_cpu() {
-    for name in RACY_BANKS
-        .into_iter()
-        .chain(["04-faulty-drain", "04-check-under-lock-get-outside"])
-    {
-        let pinned = grade_on_one_cpu(name);
+    for name in ON_ONE_CPU {
+        let pinned = graded(name, Setting::OneCpu);
         assert_eq!(pinned["cpus"], 1, "{name}: the grader saw one CPU");
         let ex = the_exercise(&pinned);
         assert_eq!(ex["mode"], "controlled", "{name}");
@@ -807,7 +860,7 @@ fn racy_variants_are_caught_the_same_on_one_cpu() {
         }
         // The controlled scheduler decides every interleaving from the
         // seed: the same verdicts, run for run, as with every CPU.
-        let unpinned = grade(name, &[]);
+        let unpinned = grade(name);
         assert_eq!(verdicts(&pinned), verdicts(&unpinned), "{name}");
         assert_eq!(failing_runs(&pinned), failing_runs(&unpinned), "{name}");
     }

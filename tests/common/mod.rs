@@ -325,9 +325,9 @@ pub fn default_sessions(patch: &std::path::Path, seeds: &[u64]) -> Vec<Session> 
 
 /// The seeds of the sessions that the measures of `default_sessions` make
 /// for each variant: `VARIANT_SESSIONS` of them (10 unless set), from 1,
-/// `VARIANT_SEED_STEP` apart (1 unless set). Run *i* of a session uses its
-/// seed + *i*, so sessions 1 apart share all but one of their runs; a step
-/// of at least the number of runs (200) makes them independent.
+/// `VARIANT_SEED_STEP` apart (1000 unless set). Run *i* of a session uses
+/// its seed + *i*, so a step of at least the number of runs (200) keeps
+/// the sessions' runs apart: ten sessions, not one session's runs again.
 pub fn session_seeds() -> Vec<u64> {
     let var = |name: &str, default: u64| {
         std::env::var(name)
@@ -335,7 +335,7 @@ pub fn session_seeds() -> Vec<u64> {
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(default)
     };
-    let (n, step) = (var("VARIANT_SESSIONS", 10), var("VARIANT_SEED_STEP", 1));
+    let (n, step) = (var("VARIANT_SESSIONS", 10), var("VARIANT_SEED_STEP", 1000));
     (0..n).map(|i| 1 + i * step).collect()
 }
 
