@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 mod common;
 
@@ -74,25 +74,38 @@ fn settings_of(name: &str) -> Vec<Setting> {
 /// A variant's report in one setting, which must say that the exercise
 /// failed and nothing else went wrong.
 ///
-/// Building a variant costs more than grading it (the grader rebuilds an
-/// exercise whenever its file differs from the last one built), so each
-/// variant is graded once per setting, in all its settings back to back,
-/// and its reports are shared by the tests that read them. One grading at
-/// a time: two at once would rebuild each other's exercise in between.
+/// Building a variant costs more than grading it, and the grader rebuilds
+/// an exercise whenever its file differs from the last one built. So each
+/// variant is graded once per setting and its reports are shared by the
+/// tests that read them; a variant with several settings is graded in all
+/// of them back to back, while no other grading runs (one beside it would
+/// rebuild its exercise in between). Variants with one setting are graded
+/// side by side: one builds while the other runs.
 fn graded(name: &str, setting: Setting) -> Value {
-    static REPORTS: Mutex<BTreeMap<(String, Setting), Value>> = Mutex::new(BTreeMap::new());
-    // A test that failed while grading leaves the reports it made usable.
-    let mut reports = REPORTS.lock().unwrap_or_else(PoisonError::into_inner);
-    let key = (name.to_string(), setting);
-    if !reports.contains_key(&key) {
+    type Reports = BTreeMap<Setting, Value>;
+    static VARIANTS: Mutex<BTreeMap<String, Arc<OnceLock<Reports>>>> = Mutex::new(BTreeMap::new());
+    static ALONE: RwLock<()> = RwLock::new(());
+    let variant = VARIANTS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(name.to_string())
+        .or_default()
+        .clone();
+    let reports = variant.get_or_init(|| {
+        let settings = settings_of(name);
+        // A test that failed while grading leaves the others free to go on.
+        let _alone =
+            (settings.len() > 1).then(|| ALONE.write().unwrap_or_else(PoisonError::into_inner));
+        let _beside =
+            (settings.len() == 1).then(|| ALONE.read().unwrap_or_else(PoisonError::into_inner));
         let submission = staged(&variant_patch("variants", name));
-        for s in settings_of(name) {
-            let report = run_grader(name, submission.path(), s);
-            reports.insert((name.to_string(), s), report);
-        }
-    }
+        settings
+            .into_iter()
+            .map(|s| (s, run_grader(name, submission.path(), s)))
+            .collect()
+    });
     reports
-        .get(&key)
+        .get(&setting)
         .unwrap_or_else(|| panic!("{name} is not graded in the setting {setting:?}"))
         .clone()
 }
