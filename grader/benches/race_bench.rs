@@ -1,6 +1,9 @@
 //! The race benchmark: how often, and how soon, the grader catches each
 //! known-bad variant in `tests/fixtures/variants/`, in every scheduling
 //! mode, and how long grading the whole course takes at default settings.
+//! Each variant is a patch against a reference solution; it is applied to
+//! the solution as it is now and staged as a submission of one file in a
+//! temporary folder, which the benchmark grades.
 //!
 //! ```sh
 //! cargo bench -p grader --bench race_bench -- --test --ignored --nocapture
@@ -11,7 +14,7 @@
 //! makes the bench harness run it, `--ignored` selects it, `--nocapture`
 //! shows its progress. `cargo test` never runs it.)
 //!
-//! It runs the real grader binary on each variant's submission directory,
+//! It runs the real grader binary on each variant's staged submission,
 //! with `--format json`, and reads the reports. Three parts:
 //!
 //! 1. **Modes.** For each variant and each mode (`free`, `perturb`,
@@ -52,6 +55,12 @@ use std::process::Command;
 use std::time::Instant;
 
 use serde_json::Value;
+
+// The variants' patches are applied by the same code as in the course's
+// tests (the grader cannot depend on the course's root package, which the
+// student edition does not have).
+#[path = "../../tests/support/patches.rs"]
+mod patches;
 
 /// The course's root.
 fn course_root() -> PathBuf {
@@ -106,10 +115,12 @@ impl Settings {
     }
 }
 
-/// A known-bad variant: a submission directory holding one exercise's file.
+/// A known-bad variant: its patch, staged as a submission holding one
+/// exercise's file.
 struct Variant {
     name: String,
-    dir: PathBuf,
+    /// The staged submission (removed when the variant is dropped).
+    staged: tempfile::TempDir,
     /// The exercise's number, from the name's `NN-` prefix.
     exercise: u32,
     /// The invariant that shows the bug itself; `None`: any invariant.
@@ -117,40 +128,46 @@ struct Variant {
 }
 
 /// The invariant that shows each variant's bug, where one does. For the
-/// locked bank the key is the lost update itself (the trace invariants
-/// catch those variants in every run, whatever the mode); for the drain,
-/// the hang; for the reentrant lock, whatever breaks first.
+/// locked bank's races the key is the lost update itself (the trace
+/// invariants catch those variants in every run, whatever the mode); for
+/// the drain's, the hang; for the reentrant lock, whatever breaks first.
+/// The other variants' keys name their one wrong thing.
 fn key_invariant(name: &str) -> Option<&'static str> {
     match name {
-        "01-off-by-one" => Some("after-deposit"),
-        "02-single-step" => Some("all-steps"),
+        "01-off-by-one" | "01-hard-coded-amount" | "01-hard-coded-steps" => Some("after-deposit"),
+        "02-single-step" | "02-hard-coded-steps" => Some("all-steps"),
         "02-atomic-looking" => Some("lost-update"),
+        "03-hard-coded-steps" => Some("all-steps"),
         n if n.starts_with("03-missing-release") => Some("no-panic"),
+        n if n.starts_with("02-") || n == "03-hard-coded-amount" || n == "03-swapped-direction" => {
+            Some("updates")
+        }
         n if n.starts_with("03-") => Some("final-equals-start"),
-        n if n.starts_with("04-") => Some("no-hang"),
+        "04-faulty-drain" | "04-check-under-lock-get-outside" => Some("no-hang"),
+        n if n.starts_with("04-") => Some("exactly-once"),
         _ => None,
     }
 }
 
 fn variants(only: &str) -> Vec<Variant> {
-    let root = course_root().join("tests/fixtures/variants");
-    let mut found: Vec<Variant> = std::fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", root.display()))
-        .filter_map(|entry| {
-            let entry = entry.ok()?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let exercise = name.get(..2)?.parse().ok()?;
-            entry.path().join("exercises").is_dir().then(|| Variant {
-                key: key_invariant(&name),
-                dir: entry.path(),
-                name,
-                exercise,
-            })
-        })
-        .filter(|v| v.name.contains(only))
-        .collect();
-    found.sort_by(|a, b| a.name.cmp(&b.name));
+    let root = course_root();
+    let found = patches::patches_in(&root.join("tests/fixtures/variants"));
+    assert!(!found.is_empty(), "no patch in tests/fixtures/variants");
     found
+        .iter()
+        .map(|patch| (patches::name_of(patch), patch))
+        .filter(|(name, _)| name.contains(only))
+        .map(|(name, patch)| {
+            let staged = tempfile::tempdir().expect("a temporary folder");
+            patches::stage(&root, patch, staged.path()).unwrap_or_else(|why| panic!("{why}"));
+            Variant {
+                key: key_invariant(&name),
+                exercise: name[..2].parse().expect("a variant's name starts with NN-"),
+                staged,
+                name,
+            }
+        })
+        .collect()
 }
 
 /// Runs the grader with these arguments and returns its JSON report.
@@ -275,7 +292,7 @@ fn modes_part(settings: &Settings, variants: &[Variant], out: &mut String) {
                 let mut args: Vec<String> = vec![
                     v.exercise.to_string(),
                     "--workspace".into(),
-                    v.dir.display().to_string(),
+                    v.staged.path().display().to_string(),
                     "--runs".into(),
                     n.to_string(),
                     "--seed".into(),
@@ -381,7 +398,7 @@ fn defaults_part(settings: &Settings, variants: &[Variant], out: &mut String) {
             let report = grade(&[
                 v.exercise.to_string(),
                 "--workspace".into(),
-                v.dir.display().to_string(),
+                v.staged.path().display().to_string(),
                 "--seed".into(),
                 seed.to_string(),
             ]);

@@ -254,3 +254,99 @@ pub fn root_or_skip() -> bool {
     }
     is_root()
 }
+
+/// The patch of a variant: `tests/fixtures/{folder}/{name}.patch`
+/// (`folder` is `variants` for the wrong ones, `right` for the right ones).
+pub fn variant_patch(folder: &str, name: &str) -> std::path::PathBuf {
+    fixture(folder).join(format!("{name}.patch"))
+}
+
+/// The variant of `patch` staged as a submission of one file in a new
+/// temporary folder, which is removed when dropped. Panics, naming the
+/// patch, when it no longer applies to its reference solution: the
+/// solution changed, and the variant must be made again.
+pub fn staged(patch: &std::path::Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    if let Err(why) = patches::stage(&course_root(), patch, dir.path()) {
+        panic!("{why}");
+    }
+    dir
+}
+
+/// The exercise's number (`5`) of a variant, from its name's `NN-` prefix.
+pub fn number_of(name: &str) -> String {
+    name[..2].trim_start_matches('0').to_string()
+}
+
+/// What one grading session at default settings said of a variant.
+pub struct Session {
+    pub seed: u64,
+    /// The exercise passed.
+    pub passed: bool,
+    /// Runs that broke some invariant.
+    pub failing_runs: u64,
+    /// The invariants that failed, with the runs each was broken in.
+    pub failed: Vec<String>,
+}
+
+/// Grades the variant of `patch` once per seed in `seeds`, exactly as
+/// `cargo grade N --workspace DIR --seed K` does (its default runs and
+/// mode): the measure of how surely a verdict holds, session after
+/// session.
+pub fn default_sessions(patch: &std::path::Path, seeds: &[u64]) -> Vec<Session> {
+    let name = patches::name_of(patch);
+    let dir = staged(patch);
+    seeds
+        .iter()
+        .map(|&seed| {
+            let out = grader()
+                .args([number_of(&name).as_str(), "--seed", &seed.to_string()])
+                .args(["--format", "json", "--workspace"])
+                .arg(dir.path())
+                .output()
+                .unwrap();
+            let report = json(&out.stdout);
+            let ex = &report["exercises"][0];
+            assert_eq!(
+                ex["build"]["ok"], true,
+                "{name} must build: {}",
+                ex["headline"]
+            );
+            let failed = ex["invariants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|i| i["status"] == "failed")
+                .map(|i| format!("{} {}", i["id"].as_str().unwrap(), i["broken"]))
+                .collect();
+            Session {
+                seed,
+                passed: ex["status"] == "passed",
+                failing_runs: ex["failing_run_count"].as_u64().unwrap_or(0),
+                failed,
+            }
+        })
+        .collect()
+}
+
+/// The seeds of the sessions that the measures of `default_sessions` make
+/// for each variant: `VARIANT_SESSIONS` of them (10 unless set), from 1,
+/// `VARIANT_SEED_STEP` apart (1000 unless set). Run *i* of a session uses
+/// its seed + *i*, so a step of at least the number of runs (200) keeps
+/// the sessions' runs apart: ten sessions, not one session's runs again.
+pub fn session_seeds() -> Vec<u64> {
+    let var = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(default)
+    };
+    let (n, step) = (var("VARIANT_SESSIONS", 10), var("VARIANT_SEED_STEP", 1000));
+    (0..n).map(|i| 1 + i * step).collect()
+}
+
+/// Whether a variant is measured: `VARIANT_ONLY`, if set, picks the
+/// variants whose name contains it.
+pub fn measured(name: &str) -> bool {
+    std::env::var("VARIANT_ONLY").map_or(true, |only| name.contains(only.trim()))
+}

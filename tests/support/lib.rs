@@ -7,6 +7,8 @@
 //! whole suite stays quick on two cores; the verdicts they check are
 //! deterministic for a given seed under the controlled scheduler.
 
+pub mod patches;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

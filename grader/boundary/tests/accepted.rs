@@ -1,8 +1,16 @@
-//! What must pass: every stub, reference solution and known-bad variant in
-//! the course (a wrong answer is graded, not refused), and correct
-//! programs written in other styles than the reference's.
+//! What must pass: every stub, reference solution and variant in the
+//! course (a wrong answer is graded, not refused; a right one written in
+//! another style is not refused either), and correct programs written in
+//! other styles than the reference's.
 
 mod common;
+
+// The variants are patches against the reference solutions, applied by the
+// same code as in the course's tests (this crate cannot depend on the
+// course's root package, which the student edition does not have).
+#[allow(dead_code)]
+#[path = "../../../tests/support/patches.rs"]
+mod patches;
 
 use common::{assert_accepted, files, repo};
 
@@ -33,9 +41,29 @@ fn every_reference_solution_is_accepted() {
     assert_all_accepted("solutions/*/src/lib.rs", 5);
 }
 
+/// Applies every patch in `tests/fixtures/{folder}` to its solution and
+/// checks that the result is accepted.
+fn assert_variants_accepted(folder: &str, at_least: usize) {
+    let found = patches::patches_in(&repo().join("tests/fixtures").join(folder));
+    assert!(
+        found.len() >= at_least,
+        "expected {at_least}+ patches in tests/fixtures/{folder}, found {found:?}"
+    );
+    for patch in found {
+        let variant = patches::apply(&repo(), &patch).unwrap_or_else(|why| panic!("{why}"));
+        let label = format!("tests/fixtures/{folder}/{}.patch", patches::name_of(&patch));
+        assert_accepted(&label, &variant.source);
+    }
+}
+
 #[test]
 fn every_known_bad_variant_is_accepted() {
-    assert_all_accepted("tests/fixtures/variants/*/exercises/*/src/lib.rs", 15);
+    assert_variants_accepted("variants", 38);
+}
+
+#[test]
+fn every_right_variant_is_accepted() {
+    assert_variants_accepted("right", 14);
 }
 
 #[test]

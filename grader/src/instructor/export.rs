@@ -53,12 +53,12 @@ const GRADER_DEV_DIRS: [&str; 5] = ["tests", "benches", "examples", "fixtures", 
 
 /// Sections of the course's README written for instructors and for the
 /// course's authors: hosting the grader, its threat model, the course's
-/// own tests and the known-bad variants (each one a hint at a solution).
+/// own tests and the variants (each one a hint at a solution).
 const INSTRUCTOR_SECTIONS: [&str; 4] = [
     "For instructors",
     "Threat model",
     "Tests",
-    "Known-bad variants and how often races show",
+    "Known-bad and right variants, and how often races show",
 ];
 
 /// What an export did.

@@ -518,7 +518,18 @@ impl Rlock {
                     None => {
                         m.released_a_free_lock = true;
                         let silent = Released::silent(e.value);
-                        if got != Released::NotHeld || call.changed.is_some() || silent {
+                        // The refusal is judged, as an accessor's answer
+                        // is, against the lock as it was at some moment of
+                        // the call: a process that took the lock meanwhile
+                        // may be named as its owner.
+                        let right = match got {
+                            Released::NotHeld => true,
+                            Released::NotOwner { caller, owner: o } => {
+                                caller == p && o != p && o != 0 && call.owners.contains(&(o as i64))
+                            }
+                            _ => false,
+                        };
+                        if !right || call.changed.is_some() || silent {
                             first(
                                 &mut m.not_held,
                                 disagree(
@@ -540,11 +551,15 @@ impl Rlock {
                         } else if h == main {
                             m.intruded_on_the_parent = true;
                         }
-                        let right = got
-                            == Released::NotOwner {
+                        // As for a free lock: if the owner let go of it
+                        // during the call (rlock.owner=0, the inner lock
+                        // perhaps not yet released), NotHeld is the lock
+                        // as it was at that moment.
+                        let right =
+                            got == Released::NotOwner {
                                 caller: p,
                                 owner: h,
-                            };
+                            } || (got == Released::NotHeld && call.owners.contains(&0));
                         let silent = Released::silent(e.value);
                         if !right || call.changed.is_some() || silent {
                             first(

@@ -27,6 +27,11 @@ pub const INVARIANTS: &[Invariant] = &[
     )
     .on_any_run(),
     Invariant::every(
+        "all-steps",
+        "each worker updates the balance once per step",
+        super::unlocked_race::all_steps,
+    ),
+    Invariant::every(
         "final-equals-start",
         "the final balance is the start",
         final_equals_start,
@@ -374,6 +379,23 @@ mod tests {
         ];
         let run = bank(&ev, 605);
         assert!(matches!(lock_free_at_exit(&run).unwrap(), Check::Broken(_)));
+    }
+
+    #[test]
+    fn a_worker_making_too_few_updates_is_caught() {
+        // Each worker's one step, made twice by deposit: the final balance
+        // and every update are right, only the count is not.
+        let mut ev = locked_update(2, 600, 605);
+        ev.extend(locked_update(3, 605, 600));
+        ev.extend(locked_update(2, 600, 605));
+        ev.extend(locked_update(3, 605, 600));
+        ev.truncate(12);
+        let run = bank(&ev, 605);
+        let all_steps = INVARIANTS.iter().find(|i| i.id == "all-steps").unwrap();
+        let Check::Broken(v) = (all_steps.check)(&run).unwrap() else {
+            panic!()
+        };
+        assert_eq!(v.seen, "deposit stored it 2 times");
     }
 
     #[test]

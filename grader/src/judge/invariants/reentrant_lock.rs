@@ -415,6 +415,34 @@ mod tests {
     }
 
     #[test]
+    fn a_non_owners_release_may_find_the_owner_letting_go() {
+        // P2 releases while P1 owns the lock at depth 1; P1's last release
+        // clears the owner before P2 reads it, and lets go of the inner
+        // lock after. NotHeld is the lock as P2 found it; NotOwner naming
+        // P1 is the lock at the call's start; anything else is wrong.
+        let released_while_letting_go = |answer: i64| {
+            let mut ev = take(2, 1);
+            let release_at = ev.len() - 6;
+            let tail = ev.split_off(release_at);
+            ev.extend([(3, "call", RELEASE, 0)]);
+            ev.extend(tail[..2].iter().cloned());
+            ev.extend([(3, "load", OWNER, 0), (3, "return", RELEASE, answer)]);
+            ev.extend(tail[2..].iter().cloned());
+            not_owner(&rlock_run(ev)).unwrap()
+        };
+        assert_eq!(released_while_letting_go(2), Check::Held);
+        assert_eq!(
+            released_while_letting_go(1 | (2 << 8) | (3 << 32)),
+            Check::Held
+        );
+        assert!(matches!(released_while_letting_go(0), Check::Broken(_)));
+        assert!(matches!(
+            released_while_letting_go(1 | (3 << 32)),
+            Check::Broken(_)
+        ));
+    }
+
+    #[test]
     fn an_accessor_is_judged_by_its_answer_not_by_how_it_got_it() {
         const OWNER_OF: u32 = 7;
         let mut ev = take(2, 2);

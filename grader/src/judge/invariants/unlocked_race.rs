@@ -148,7 +148,10 @@ fn overlap(run: &RunData) -> Result<Check, Unchecked> {
     ))
 }
 
-fn all_steps(run: &RunData) -> Result<Check, Unchecked> {
+/// Each worker stored the balance once per step (and, if it counts its
+/// steps, counted as many): shared by the locked bank, whose workers make
+/// the same updates.
+pub(super) fn all_steps(run: &RunData) -> Result<Check, Unchecked> {
     let steps = run.param("steps")?;
     let events = run.events_on("balance")?;
     for name in WORKERS {
