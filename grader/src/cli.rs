@@ -359,6 +359,18 @@ pub struct ReplayArgs {
     /// studying the runtime.
     #[arg(long)]
     pub internal: bool,
+    /// Run the lesson's buggy program of that name instead of the
+    /// exercise's code (as `cargo run -p locked-bank -- --demo unlocked`).
+    #[arg(long, value_name = "NAME")]
+    pub demo: Option<String>,
+    /// Also draw the run as a page: a self-contained HTML file with one
+    /// lane per process, the locks held, the waits and where it broke.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Also draw the run's breaking moment as a bare SVG picture (the
+    /// lessons' pictures are made this way).
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
 }
 
 impl ReplayArgs {

@@ -15,6 +15,7 @@ mod replay;
 mod report;
 mod run;
 mod student;
+mod timeline;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -78,6 +79,11 @@ fn main() -> ExitCode {
                 build_timeout: Duration::from_secs_f64(args.run.build_timeout),
                 full: args.full,
                 internal: args.internal,
+                demo: args.demo,
+                pictures: replay::Pictures {
+                    html: args.html,
+                    svg: args.svg,
+                },
                 stage: stage_name(&source, &args.run),
                 boundary: !args.run.no_language_boundary,
                 sandbox: !args.run.no_sandbox,
