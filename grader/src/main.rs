@@ -11,6 +11,7 @@ mod instructor;
 mod judge;
 mod list;
 mod mode;
+mod play;
 mod replay;
 mod report;
 mod run;
@@ -92,6 +93,40 @@ fn main() -> ExitCode {
             let (text, held) = replay::replay(&course, &req, paint);
             print!("{text}");
             ExitCode::from(if held { EXIT_PASSED } else { EXIT_FAILED })
+        }
+        Some(Command::Play(args)) => {
+            let exercise = match student::find(&args.exercise) {
+                Ok(e) => e,
+                Err(msg) => return usage_error(&msg),
+            };
+            let source = args.source();
+            if let Some(msg) = missing_source(&course, &source) {
+                return usage_error(&msg);
+            }
+            let run = cli::RunArgs {
+                mode: None,
+                timeout: args.timeout,
+                time_scale: None,
+                build_timeout: args.build_timeout,
+                no_language_boundary: false,
+                no_sandbox: false,
+            };
+            play::play_command(
+                &course,
+                play::Options {
+                    exercise,
+                    source: source.source(),
+                    demo: args.demo,
+                    seed: args.seed,
+                    timeout: Duration::from_secs_f64(args.timeout),
+                    build_timeout: Duration::from_secs_f64(args.build_timeout),
+                    stage: stage_name(&source, &run),
+                    boundary: true,
+                    sandbox: true,
+                    keys: args.keys,
+                    size: args.size,
+                },
+            )
         }
         Some(Command::Batch(args)) => batch_command(&course, args),
         Some(Command::Merge(args)) => instructor::merge_command(&args),

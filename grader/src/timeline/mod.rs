@@ -307,10 +307,13 @@ impl Timeline {
         }
     }
 
-    /// The waits nobody ended: each stuck process waits from its last
-    /// step to the end.
+    /// The waits at the end: each waiting process waits from its last
+    /// step on. In a deadlock nobody ends them (they are stuck); in a run
+    /// paused at a choice (`grader play`) they are the waits of the moment,
+    /// and the processes that can run are not waiting at all.
     fn add_stuck(&mut self, names: &Names, d: &course_report::Deadlock) {
-        for s in &d.stuck {
+        let paused = d.stuck.iter().any(|s| s.runnable);
+        for s in d.stuck.iter().filter(|s| !s.runnable) {
             let lane = self.lane_of(names, s.pid);
             let from = self
                 .steps
@@ -322,7 +325,7 @@ impl Timeline {
                 from,
                 to: None,
                 what: s.waiting_for.clone(),
-                stuck: true,
+                stuck: !paused,
             });
         }
     }
