@@ -269,3 +269,53 @@ fn a_browser_renders_a_replay_page() {
         let _ = std::fs::copy(&shot, Path::new(&dir).join("replay-page.png"));
     }
 }
+
+/// `--html` beside the human report draws each failing exercise's first
+/// failing run and ends the report with the page's path; `--format html`
+/// is the same page as the report itself.
+#[test]
+fn a_session_page_draws_each_failing_exercise() {
+    let tmp = tempfile::tempdir().unwrap();
+    let page = tmp.path().join("session.html");
+    let out = grader()
+        .args(["3", "--runs", "5", "--seed", "4", "--workspace"])
+        .arg(fixture("unlocked-bank"))
+        .arg("--html")
+        .arg(&page)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().unwrap_or_default();
+    assert_eq!(
+        last,
+        format!("Pictures of the failing runs: {}", page.display())
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("<h2>03 locked-bank: run 0 (seed 4)</h2>"),
+        "{html}"
+    );
+    assert!(html.contains(r#"data-lanes="3""#));
+    assert!(html.contains("cargo grade replay locked-bank --seed 4"));
+    let out = grader()
+        .args([
+            "3",
+            "--runs",
+            "5",
+            "--seed",
+            "4",
+            "--format",
+            "html",
+            "--workspace",
+        ])
+        .arg(fixture("unlocked-bank"))
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let same = String::from_utf8_lossy(&out.stdout);
+    assert!(same.starts_with("<!DOCTYPE html>"), "{same}");
+    assert!(same.contains("<h2>03 locked-bank: run 0 (seed 4)</h2>"));
+}

@@ -351,14 +351,33 @@ fn grade_command(course: &Course, args: cli::GradeArgs) -> ExitCode {
             student::status::save(course, e, session.seed, stamp);
         }
     }
+    // Pictures of the failing runs, for the page and for --html.
+    let pictures = if args.format == Format::Html || args.html.is_some() {
+        timeline::session::replays(course, &opts, &session)
+    } else {
+        Vec::new()
+    };
+    let drawn = args.html.as_ref().map(|path| {
+        let page = timeline::session::page(&session, &pictures);
+        timeline::files::written("Pictures of the failing runs", path, &page)
+    });
     if streamed {
         print_now(&report::human::footer(&session, paint));
+        if let Some(line) = &drawn {
+            print_now(line);
+        }
     } else {
+        if let Some(line) = &drawn {
+            eprint!("{line}");
+        }
         let style = report::Style {
             paint,
             visibility: args.gradescope_visibility,
         };
-        let text = report::render(&session, args.format, style);
+        let text = match args.format {
+            Format::Html => timeline::session::page(&session, &pictures),
+            format => report::render(&session, format, style),
+        };
         match &args.output {
             Some(path) => {
                 if let Err(e) = batch::write_whole(path, &text) {

@@ -14,6 +14,7 @@
 
 pub mod files;
 pub mod html;
+pub mod session;
 pub mod svg;
 
 use std::collections::BTreeMap;
