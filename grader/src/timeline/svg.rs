@@ -156,6 +156,35 @@ text {{ font-family: "DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, mon
             short = escape(&fit(&w.what, (x1 - x0).saturating_sub(8) / 6 - word.len())),
         );
     }
+    // Who each stuck process waits for: an arrow to that process's lane,
+    // so that a cycle of waits shows as arrows going round.
+    let mut stuck_at = 0;
+    for w in t.waits.iter().filter(|w| w.stuck && w.to.is_none()) {
+        let Some(target) = waited_for(t, &w.what) else {
+            continue;
+        };
+        if target == w.lane {
+            continue;
+        }
+        let x0 = if w.from < range.start {
+            LEFT + 16
+        } else {
+            x(w.from.max(range.start)) + COL + 12
+        } + stuck_at * 14;
+        stuck_at += 1;
+        let y0 = TOP + w.lane * LANE + LANE / 2;
+        let y1 = if target > w.lane {
+            TOP + target * LANE + LANE / 2 - 10
+        } else {
+            TOP + target * LANE + LANE / 2 + 10
+        };
+        let _ = writeln!(
+            s,
+            r##"<path class="waits-for" d="M{x0},{y0} L{x0},{y1}" stroke="#d62728" stroke-width="2" marker-end="url(#arrow)"><title>{who} waits for {whom}</title></path>"##,
+            who = escape(&t.lanes[w.lane].name),
+            whom = escape(&t.lanes[target].name),
+        );
+    }
     // Lock holdings: a bar along the bottom of the holder's lane.
     let mut locks: Vec<&str> = Vec::new();
     for h in &t.holdings {
@@ -284,6 +313,19 @@ text {{ font-family: "DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, mon
     s
 }
 
+/// The lane of the process a wait names: the holder of the lock it wants
+/// (`(held by P2, pid 7)`) or the child it joins (`join of process P2`).
+fn waited_for(t: &Timeline, what: &str) -> Option<usize> {
+    let name = if let Some((_, rest)) = what.split_once("held by ") {
+        rest.split([',', ')']).next()?
+    } else if let Some((_, rest)) = what.split_once("join of process ") {
+        rest.split(" (").next()?
+    } else {
+        return None;
+    };
+    t.lanes.iter().position(|l| l.name == name.trim())
+}
+
 /// `s`, cut to `n` characters with an ellipsis.
 fn fit(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
@@ -341,7 +383,7 @@ mod tests {
                 lane: 1,
                 from: 1,
                 to: None,
-                what: "acquire of lock".into(),
+                what: "acquire of lock 'lock' (held by deposit, pid 2)".into(),
                 stuck: true,
             }],
             values: Default::default(),
@@ -368,6 +410,7 @@ mod tests {
         assert!(svg.contains(r#"class="step overwritten""#));
         assert!(svg.contains("holds lock (depth 2)"));
         assert!(svg.contains("stuck-wait"));
+        assert!(svg.contains("with&lt;draw&gt; waits for deposit"));
         assert!(svg.contains("class=\"overwrite\""));
         assert!(!svg.contains("<script"));
     }
