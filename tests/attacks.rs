@@ -65,7 +65,7 @@ fn the_language_boundary_refuses_every_forbidden_api_by_name() {
         (
             "std::process",
             bank_with("pub fn f() { std::process::exit(0) }"),
-            "`std::process` is not available in exercises",
+            "`std::process::exit` is not available in exercises",
         ),
         (
             "std::env",
