@@ -167,3 +167,22 @@ fn nothing_is_left_running() {
         .success();
     watched.assert_clean();
 }
+
+/// A process that panics is shown as dead, with its message, and the
+/// others play on.
+#[test]
+fn a_process_that_panics_is_shown_dead() {
+    let crashes = fixture("faults").join("crashes");
+    let workspace = crashes.display().to_string();
+    let (frames, _) = play(&["unlocked-race", "--workspace", &workspace], "1 1 1 1 1 q");
+    let last = &frames[frames.len() - 2].1;
+    assert!(
+        last.contains("[1] deposit      panicked: the vault is on fire"),
+        "{last}"
+    );
+    assert!(
+        last.contains("deposit panicked: the vault is on fire (balance "),
+        "{last}"
+    );
+    assert!(last.contains("[0] MainProcess  next:"), "{last}");
+}
