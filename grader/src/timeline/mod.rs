@@ -199,8 +199,16 @@ impl Timeline {
                 "mark" | "call" | "return" => format!("{obj} {}", e.value),
                 _ => obj.clone(),
             };
-            let text = narrate::event(names, e, label);
+            // The runtime marks a panic's place in the trace with a mark on
+            // its `panic` operation: shown as what it is.
+            let panic = e.op == "mark" && obj == "panic";
+            let (text, detail) = if panic {
+                (format!("{} panics", names.process(e.pid)), String::new())
+            } else {
+                (narrate::event(names, e, label), detail)
+            };
             let op = match e.op.as_str() {
+                _ if panic => "panic".to_string(),
                 "empty" => "empty?".to_string(),
                 "holder-died" => "recover".to_string(),
                 other => other.to_string(),
