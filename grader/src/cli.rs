@@ -58,6 +58,9 @@ pub enum Command {
     List,
     /// Re-run one run of an exercise and show its interleaving.
     Replay(ReplayArgs),
+    /// Be the scheduler: choose which process moves next, one step at a
+    /// time, over the exercise's real processes.
+    Play(PlayArgs),
     /// Grade an exercise again every time you save its file.
     Watch(WatchArgs),
     /// Show the next hint for an exercise (one more each time).
@@ -250,6 +253,12 @@ pub struct GradeArgs {
     /// The report's format.
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Human)]
     pub format: Format,
+    /// Also write a page (self-contained HTML) with a picture of each
+    /// failing exercise's first failing run: one lane per process, the
+    /// locks held, the waits and where it broke. The report ends with
+    /// its path.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Write the report to this file instead of standard output.
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
@@ -359,6 +368,18 @@ pub struct ReplayArgs {
     /// studying the runtime.
     #[arg(long)]
     pub internal: bool,
+    /// Run the lesson's buggy program of that name instead of the
+    /// exercise's code (as `cargo run -p locked-bank -- --demo unlocked`).
+    #[arg(long, value_name = "NAME")]
+    pub demo: Option<String>,
+    /// Also draw the run as a page: a self-contained HTML file with one
+    /// lane per process, the locks held, the waits and where it broke.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Also draw the run's breaking moment as a bare SVG picture (the
+    /// lessons' pictures are made this way).
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
 }
 
 impl ReplayArgs {
@@ -369,6 +390,74 @@ impl ReplayArgs {
             workspace: self.workspace.clone(),
         }
     }
+}
+
+/// The play options.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example: cargo grade play locked-bank --demo unlocked",
+    after_long_help = "The screen shows each process and the operation it will do next, the \
+    shared values, who holds which lock (and how deep), who waits for what, and the trace so \
+    far. You choose who moves: each move lets one process make one operation (one \
+    scheduling point), and the grader's invariants are checked after every move.\n\n\
+    Keys:\n  \
+    0-9        move that process (0 is the main process, 1, 2, ... its children)\n  \
+    up/down    select a process; Enter or space moves it\n  \
+    g          run the selected process until it blocks or ends\n  \
+    u          undo the last move\n  \
+    r          restart from the beginning\n  \
+    q, Esc     quit (Ctrl-C too)\n\n\
+    Every move runs the real program again from the start, following the choices made so \
+    far, and pauses it at the next one: nothing is simulated, and nothing is left running. \
+    On the way out the schedule played is printed, with the command that replays it."
+)]
+pub struct PlayArgs {
+    /// The exercise, by name (locked-bank) or number (3).
+    #[arg(value_name = "EXERCISE")]
+    pub exercise: String,
+    /// Play the lesson's buggy program of that name instead of your code.
+    #[arg(long, value_name = "NAME")]
+    pub demo: Option<String>,
+    /// The seed of the scenario's parameters (start balance, amounts,
+    /// the queue's items...).
+    #[arg(long, value_name = "SEED", default_value_t = 1)]
+    pub seed: u64,
+    /// Play the reference solutions in solutions/.
+    #[arg(long, conflicts_with = "workspace")]
+    pub solutions: bool,
+    /// Play another checkout's exercises, such as a student's submission.
+    #[arg(long, value_name = "PATH")]
+    pub workspace: Option<PathBuf>,
+    /// Deadline of each move's run, in seconds: a process that hangs
+    /// between two scheduling points is shown as such.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = positive_seconds)]
+    pub timeout: f64,
+    /// Deadline of the build, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300.0, value_parser = positive_seconds)]
+    pub build_timeout: f64,
+    /// Play these keys, space-separated, and print every frame instead of
+    /// taking the terminal (for tests).
+    #[arg(long, hide = true, value_name = "KEYS")]
+    pub keys: Option<String>,
+    /// The screen's size for --keys, as WIDTHxHEIGHT.
+    #[arg(long, hide = true, value_name = "WxH", default_value = "100x32", value_parser = size)]
+    pub size: (u16, u16),
+}
+
+impl PlayArgs {
+    /// Where the program comes from.
+    pub fn source(&self) -> SourceArgs {
+        SourceArgs {
+            solutions: self.solutions,
+            workspace: self.workspace.clone(),
+        }
+    }
+}
+
+fn size(s: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("`{s}` is not WIDTHxHEIGHT");
+    let (w, h) = s.split_once('x').ok_or_else(bad)?;
+    Ok((w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?))
 }
 
 fn shard(s: &str) -> Result<(usize, usize), String> {

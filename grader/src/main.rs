@@ -11,10 +11,12 @@ mod instructor;
 mod judge;
 mod list;
 mod mode;
+mod play;
 mod replay;
 mod report;
 mod run;
 mod student;
+mod timeline;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -78,6 +80,11 @@ fn main() -> ExitCode {
                 build_timeout: Duration::from_secs_f64(args.run.build_timeout),
                 full: args.full,
                 internal: args.internal,
+                demo: args.demo,
+                pictures: replay::Pictures {
+                    html: args.html,
+                    svg: args.svg,
+                },
                 stage: stage_name(&source, &args.run),
                 boundary: !args.run.no_language_boundary,
                 sandbox: !args.run.no_sandbox,
@@ -86,6 +93,40 @@ fn main() -> ExitCode {
             let (text, held) = replay::replay(&course, &req, paint);
             print!("{text}");
             ExitCode::from(if held { EXIT_PASSED } else { EXIT_FAILED })
+        }
+        Some(Command::Play(args)) => {
+            let exercise = match student::find(&args.exercise) {
+                Ok(e) => e,
+                Err(msg) => return usage_error(&msg),
+            };
+            let source = args.source();
+            if let Some(msg) = missing_source(&course, &source) {
+                return usage_error(&msg);
+            }
+            let run = cli::RunArgs {
+                mode: None,
+                timeout: args.timeout,
+                time_scale: None,
+                build_timeout: args.build_timeout,
+                no_language_boundary: false,
+                no_sandbox: false,
+            };
+            play::play_command(
+                &course,
+                play::Options {
+                    exercise,
+                    source: source.source(),
+                    demo: args.demo,
+                    seed: args.seed,
+                    timeout: Duration::from_secs_f64(args.timeout),
+                    build_timeout: Duration::from_secs_f64(args.build_timeout),
+                    stage: stage_name(&source, &run),
+                    boundary: true,
+                    sandbox: true,
+                    keys: args.keys,
+                    size: args.size,
+                },
+            )
         }
         Some(Command::Batch(args)) => batch_command(&course, args),
         Some(Command::Merge(args)) => instructor::merge_command(&args),
@@ -310,14 +351,33 @@ fn grade_command(course: &Course, args: cli::GradeArgs) -> ExitCode {
             student::status::save(course, e, session.seed, stamp);
         }
     }
+    // Pictures of the failing runs, for the page and for --html.
+    let pictures = if args.format == Format::Html || args.html.is_some() {
+        timeline::session::replays(course, &opts, &session)
+    } else {
+        Vec::new()
+    };
+    let drawn = args.html.as_ref().map(|path| {
+        let page = timeline::session::page(&session, &pictures);
+        timeline::files::written("Pictures of the failing runs", path, &page)
+    });
     if streamed {
         print_now(&report::human::footer(&session, paint));
+        if let Some(line) = &drawn {
+            print_now(line);
+        }
     } else {
+        if let Some(line) = &drawn {
+            eprint!("{line}");
+        }
         let style = report::Style {
             paint,
             visibility: args.gradescope_visibility,
         };
-        let text = report::render(&session, args.format, style);
+        let text = match args.format {
+            Format::Html => timeline::session::page(&session, &pictures),
+            format => report::render(&session, format, style),
+        };
         match &args.output {
             Some(path) => {
                 if let Err(e) = batch::write_whole(path, &text) {

@@ -44,12 +44,25 @@ pub struct Request {
     pub full: bool,
     /// Whether the trace shows the runtime's internal locks.
     pub internal: bool,
+    /// The lesson's buggy program to run instead, if any.
+    pub demo: Option<String>,
+    /// The pictures of the run to write.
+    pub pictures: Pictures,
     /// The staged copy to build in.
     pub stage: String,
     /// Whether the language boundary is enforced.
     pub boundary: bool,
     /// Whether builds and runs are boxed.
     pub sandbox: bool,
+}
+
+/// Where to draw the run (see [`crate::timeline`]).
+#[derive(Clone, Debug, Default)]
+pub struct Pictures {
+    /// A self-contained HTML page.
+    pub html: Option<std::path::PathBuf>,
+    /// The breaking moment as a bare SVG.
+    pub svg: Option<std::path::PathBuf>,
 }
 
 /// Replays the run; returns the text to print and whether every invariant
@@ -80,7 +93,7 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
     let plan = Plan {
         exercise: e.slug.to_string(),
         program,
-        demo: None,
+        demo: req.demo.clone(),
         mode,
         sched_override: req.schedule.as_ref().map(|s| format!("replay:{s}")),
         base_seed: seed,
@@ -219,6 +232,9 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
         for line in wrap::hanging("  ", 2, legend, paint.width) {
             let _ = writeln!(out, "{}", paint.dim(&line));
         }
+    }
+    if req.pictures.html.is_some() || req.pictures.svg.is_some() {
+        out.push_str(&crate::timeline::files::write_replay(req, &run));
     }
     let stderr = run.outcome.stderr.trim();
     if !stderr.is_empty() {

@@ -46,6 +46,10 @@ const CASES: &[Case] = &[
         "the_mode_is_set_once_and_children_cannot_change_it",
         mode_is_set_once,
     ),
+    Case::new(
+        "a_stepped_run_pauses_where_its_choices_end",
+        stepped_run_pauses,
+    ),
 ];
 
 fn main() {
@@ -104,6 +108,8 @@ fn mode_strings_round_trip() -> Outcome {
         Mode::Replay {
             schedule: "0x3.1.2x4".into(),
         },
+        Mode::Step("1x2.0".parse().unwrap()),
+        Mode::Step("1.2+1".parse().unwrap()),
     ] {
         let text = mode.to_string();
         ensure_eq!(text.parse::<Mode>(), Ok(mode.clone()), "{text}");
@@ -124,6 +130,8 @@ fn mode_strings_round_trip() -> Outcome {
         "controlled:random",
         "controlled:pct0:1",
         "controlled:dfs:1",
+        "step:1+x",
+        "step:a",
     ] {
         ensure!(bad.parse::<Mode>().is_err(), "{bad:?} should be refused");
     }
@@ -429,5 +437,65 @@ fn mode_is_set_once() -> Outcome {
         "again-refused true events true off-schedule 0 decisions>0 true".to_string(),
         "a second configure is refused, and every event is on the schedule"
     );
+    Ok(())
+}
+
+fn report_paused(stuck: &[Stuck]) {
+    for s in stuck {
+        emit(&format!("at {} {:?} {}\n", s.slot, s.op, s.runnable));
+    }
+}
+
+/// A stepped schedule pauses the program at the first choice past its
+/// list and tells every live process; `+SLOT` lets that slot run on until
+/// it cannot. Two workers make unlocked updates: with `1+1`, worker 1 runs
+/// to its end, and the pause comes when the main process has started
+/// worker 2, with both of them able to run.
+fn stepped_run_pauses() -> Outcome {
+    let run = |steps: &'static str| {
+        run_isolated(
+            "stepped",
+            move || {
+                sched::configure(&Mode::Step(steps.parse().unwrap())).unwrap();
+                controlled::set_deadlock_handler(report_paused);
+                let v = Value::new(0u32).unwrap();
+                let mut kids = Kids::new();
+                for w in 0..2 {
+                    kids.start(&format!("w{w}"), || {
+                        for _ in 0..5 {
+                            v.update(|c| c + 1);
+                        }
+                    })
+                    .unwrap();
+                }
+                kids.join_all_scheduled().unwrap();
+                emit("finished\n");
+            },
+            JOIN,
+        )
+    };
+    let (status, out) = run("")?;
+    ensure!(!out.contains("finished"), "paused at once: {out:?}");
+    ensure!(
+        status == ExitStatus::Exited(controlled::DEADLOCK_EXIT_CODE)
+            || status == ExitStatus::Signaled(Signal::SIGKILL),
+        "a pause ends the run: {status:?}"
+    );
+    ensure!(
+        out.lines().filter(|l| l.ends_with(" true")).count() >= 2,
+        "a pause comes where two processes can run: {out:?}"
+    );
+    let (_, out) = run("1+1")?;
+    let lines: Vec<&str> = out.lines().collect();
+    ensure!(
+        !lines.iter().any(|l| l.starts_with("at 1 ")),
+        "worker 1 ran to its end: {out:?}"
+    );
+    ensure!(
+        lines.contains(&"at 2 Start true"),
+        "worker 2 is paused before its first operation: {out:?}"
+    );
+    let (_, again) = run("1+1")?;
+    ensure_eq!(again, out, "the same steps pause at the same place");
     Ok(())
 }

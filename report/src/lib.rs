@@ -179,8 +179,13 @@ pub struct Stuck {
     pub process: String,
     /// What it was doing (`"get"`, `"acquire"`, `"join"`).
     pub op: String,
-    /// What it waits for, in words (`"queue 'items' (empty)"`).
+    /// What it waits for, in words (`"queue 'items' (empty)"`); for a
+    /// runnable process, what it will do next.
     pub waiting_for: String,
+    /// Set when the process could go on: the run was paused at a chosen
+    /// point (a stepped schedule, for `grader play`), not deadlocked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub runnable: bool,
 }
 
 /// Everything the main process saw, written last.

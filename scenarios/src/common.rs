@@ -763,10 +763,28 @@ pub fn describe_stuck(
     // Waiting on a queue is always a get, but the last point announced on
     // the way there may be the queue's internal read lock.
     let op = match object {
-        Some(o) if !stuck.joining && o.kind == ObjectKind::Queue => "get".to_string(),
+        Some(o) if !stuck.joining && !stuck.runnable && o.kind == ObjectKind::Queue => {
+            "get".to_string()
+        }
         _ => op_name(stuck.op),
     };
-    let waiting_for = if stuck.joining {
+    let label = |o: &ObjectInfo| {
+        if o.label.is_empty() {
+            format!("#{}", o.id)
+        } else {
+            format!("'{}'", o.label)
+        }
+    };
+    let waiting_for = if stuck.op == OpKind::Start {
+        "its first operation".to_string()
+    } else if stuck.runnable && !stuck.joining {
+        // Paused, not stuck: what it will do next.
+        match object {
+            Some(o) => format!("{op} on {} {}", o.kind.name(), label(o)),
+            None if stuck.op == OpKind::Pause => "pause".to_string(),
+            None => format!("{op} on object #{}", stuck.object),
+        }
+    } else if stuck.joining {
         let child = stuck.object as i32;
         format!("join of process {} (pid {child})", name(child))
     } else {
@@ -794,6 +812,7 @@ pub fn describe_stuck(
         process: name(stuck.pid),
         op,
         waiting_for,
+        runnable: stuck.runnable,
     }
 }
 
@@ -809,8 +828,13 @@ fn on_deadlock(stuck: &[controlled::Stuck]) {
         .map(|s| describe_stuck(s, ctx.main_pid, &events, &objects))
         .collect();
     let mut err = io::stderr().lock();
-    let _ = writeln!(err, "deadlock: every process is waiting, none can go on");
-    for s in &stuck {
+    // A stepped run pauses through here too, with runnable processes.
+    if stuck.iter().any(|s| s.runnable) {
+        let _ = writeln!(err, "paused: the schedule's choices are all made");
+    } else {
+        let _ = writeln!(err, "deadlock: every process is waiting, none can go on");
+    }
+    for s in stuck.iter().filter(|s| !s.runnable) {
         let _ = writeln!(
             err,
             "  {} (pid {}) waits in {}",
@@ -938,6 +962,7 @@ mod tests {
             op,
             object,
             joining,
+            runnable: false,
         };
         let get = describe_stuck(
             &stuck(101, OpKind::Acquire, 1, false),

@@ -110,6 +110,11 @@ struct Control {
     change_points: [AtomicU64; MAX_DEPTH],
     changes_done: AtomicU32,
     replaying: AtomicU32,
+    /// Stepping (see [`super::step`]): pause past the list of choices.
+    stepping: AtomicU32,
+    /// Stepping: the slot to keep choosing past the list, plus one (0:
+    /// none).
+    then_slot: AtomicU32,
     replay_len: AtomicU64,
     replay: [AtomicU8; MAX_DECISIONS],
     decisions: AtomicU64,
@@ -138,6 +143,10 @@ pub struct Stuck {
     pub object: ObjectId,
     /// Set when `object` is a child's pid (the process waits in `join`).
     pub joining: bool,
+    /// Set when the process could go on: the run was paused by a stepped
+    /// schedule (see [`super::step`]), not deadlocked, and `op` is what it
+    /// will do next.
+    pub runnable: bool,
 }
 
 /// Sets what a deadlocked program does before it ends: typically, write
@@ -169,7 +178,17 @@ pub(super) fn init(mode: &Mode) -> io::Result<()> {
                 }
             }
         }
-        Mode::Replay { schedule } => {
+        Mode::Replay { .. } | Mode::Step(_) => {
+            let schedule = match mode {
+                Mode::Step(steps) => {
+                    c.stepping.store(1, Relaxed);
+                    c.then_slot
+                        .store(steps.then.map_or(0, |t| t as u32 + 1), Relaxed);
+                    &steps.schedule
+                }
+                Mode::Replay { schedule } => schedule,
+                _ => unreachable!(),
+            };
             let choices = parse_schedule(schedule).map_err(io::Error::other)?;
             if choices.len() > MAX_DECISIONS {
                 return Err(io::Error::other("schedule too long"));
@@ -185,6 +204,7 @@ pub(super) fn init(mode: &Mode) -> io::Result<()> {
     // The program itself is slot 0 and starts with the token.
     c.slots[0].pid.store(current_pid(), Relaxed);
     c.slots[0].state.store(RUNNABLE, Relaxed);
+    c.slots[0].last_kind.store(OpKind::Start as u8, Relaxed);
     c.slots[0].priority.store(next_random(c) | 1 << 63, Relaxed);
     c.slots_used.store(1, Relaxed);
     c.current.store(0, Release);
@@ -284,6 +304,7 @@ pub(super) fn before_start() -> usize {
     c.slots[slot]
         .priority
         .store(next_random(c) | 1 << 63, Relaxed);
+    c.slots[slot].last_kind.store(OpKind::Start as u8, Relaxed);
     c.slots[slot].state.store(RUNNABLE, Relaxed);
     slot
 }
@@ -364,7 +385,7 @@ fn format_schedule(choices: &[u8]) -> String {
     runs.join(".")
 }
 
-fn parse_schedule(s: &str) -> Result<Vec<u8>, String> {
+pub(super) fn parse_schedule(s: &str) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     for run in s.split('.').filter(|r| !r.is_empty()) {
         let (slot, count) = run.split_once('x').unwrap_or((run, "1"));
@@ -439,9 +460,22 @@ fn choose(c: &Control, me: usize) -> Option<usize> {
         1 => return Some(runnable[0]),
         _ => {}
     }
+    let pick = if c.stepping.load(Relaxed) != 0 {
+        let then = c.then_slot.load(Relaxed).checked_sub(1).map(|t| t as usize);
+        let n = c.decisions.load(Relaxed) as usize;
+        match super::step::next(n, c.replay_len.load(Relaxed) as usize, then, &runnable) {
+            super::step::Next::Pause => pause(c),
+            super::step::Next::Pick(slot) => Some(slot),
+            super::step::Next::Replay => None,
+        }
+    } else {
+        None
+    };
     let step = c.steps.fetch_add(1, Relaxed);
     let n = c.decisions.fetch_add(1, Relaxed) as usize;
-    let chosen = if c.replaying.load(Relaxed) != 0 {
+    let chosen = if let Some(slot) = pick {
+        slot
+    } else if c.replaying.load(Relaxed) != 0 {
         let wanted =
             (n < c.replay_len.load(Relaxed) as usize).then(|| c.replay[n].load(Relaxed) as usize);
         // Past the end of the schedule (or if the program changed), stay
@@ -524,11 +558,31 @@ fn wait_for_token(c: &Control, me: usize) {
 /// Nobody can run: tell the handler who waits for what, end the others,
 /// and leave.
 fn deadlock(c: &Control) -> ! {
+    stop(c, &[BLOCKED])
+}
+
+/// A stepped run reached the end of its choices: tell the handler what
+/// every live process will do next or waits for, end the others, and
+/// leave (see [`super::step`]).
+fn pause(c: &Control) -> ! {
+    stop(c, &[BLOCKED, RUNNABLE])
+}
+
+/// Tells the handler about the processes in `states`, ends the others,
+/// and leaves.
+fn stop(c: &Control, states: &[u32]) -> ! {
     let stuck: Vec<Stuck> = used(c)
         .enumerate()
-        .filter(|(_, s)| s.state.load(Relaxed) == BLOCKED)
+        .filter(|(_, s)| states.contains(&s.state.load(Relaxed)))
         .map(|(slot, s)| {
-            let object = s.blocked_on.load(Relaxed);
+            let runnable = s.state.load(Relaxed) == RUNNABLE;
+            // A runnable process is about to do what it last announced; a
+            // blocked one waits for what it blocked on.
+            let object = if runnable {
+                s.last_object.load(Relaxed)
+            } else {
+                s.blocked_on.load(Relaxed)
+            };
             let joining = object & PROCESS_TAG != 0;
             Stuck {
                 pid: s.pid.load(Relaxed),
@@ -540,6 +594,7 @@ fn deadlock(c: &Control) -> ! {
                     object
                 },
                 joining,
+                runnable,
             }
         })
         .collect();
@@ -560,10 +615,12 @@ fn deadlock(c: &Control) -> ! {
 
 fn op_kind(b: u8) -> OpKind {
     use OpKind::*;
-    [Load, Store, Acquire, Release, Put, Get, Empty, Pause, Join]
-        .into_iter()
-        .find(|k| *k as u8 == b)
-        .unwrap_or(Pause)
+    [
+        Load, Store, Acquire, Release, Put, Get, Empty, Pause, Join, Start,
+    ]
+    .into_iter()
+    .find(|k| *k as u8 == b)
+    .unwrap_or(Pause)
 }
 
 /// Whether `pid` is still running (a zombie counts as dead).

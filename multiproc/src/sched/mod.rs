@@ -19,6 +19,7 @@
 
 pub mod controlled;
 pub mod perturb;
+pub mod step;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
@@ -46,6 +47,9 @@ pub enum OpKind {
     Pause,
     /// Wait for a child to end.
     Join,
+    /// Begin: a process that has not run yet (it announces nothing before
+    /// its first operation).
+    Start,
 }
 
 /// An operation at a scheduling point: what, and on which object.
@@ -136,6 +140,10 @@ pub enum Mode {
         /// The choices, as written by [`controlled::schedule`].
         schedule: String,
     },
+    /// One process at a time, following a list of choices and then
+    /// stopping at the next choice: the program is paused there for
+    /// someone to choose (see [`step`]).
+    Step(step::Steps),
 }
 
 impl fmt::Display for Mode {
@@ -145,6 +153,7 @@ impl fmt::Display for Mode {
             Mode::Perturb { seed } => write!(f, "perturb:{seed}"),
             Mode::Controlled { strategy, seed } => write!(f, "controlled:{strategy}:{seed}"),
             Mode::Replay { schedule } => write!(f, "replay:{schedule}"),
+            Mode::Step(steps) => write!(f, "step:{steps}"),
         }
     }
 }
@@ -153,7 +162,8 @@ impl std::str::FromStr for Mode {
     type Err = String;
 
     /// Parses `free`, `perturb:SEED`, `controlled:random:SEED`,
-    /// `controlled:pct3:SEED` (PCT of depth 3) or `replay:SCHEDULE`.
+    /// `controlled:pct3:SEED` (PCT of depth 3), `replay:SCHEDULE` or
+    /// `step:SCHEDULE[+SLOT]` (see [`step`]).
     fn from_str(s: &str) -> Result<Mode, String> {
         let bad = || {
             format!("bad scheduling mode {s:?}: expected free, perturb:SEED, controlled:STRATEGY:SEED or replay:SCHEDULE")
@@ -171,6 +181,7 @@ impl std::str::FromStr for Mode {
             ["replay", rest @ ..] => Ok(Mode::Replay {
                 schedule: rest.join(":"),
             }),
+            ["step", rest @ ..] => Ok(Mode::Step(rest.join(":").parse()?)),
             _ => Err(bad()),
         }
     }
@@ -205,7 +216,7 @@ pub fn configure(mode: &Mode) -> std::io::Result<()> {
             perturb::init(*seed)?;
             MODE.store(PERTURB, Relaxed);
         }
-        Mode::Controlled { .. } | Mode::Replay { .. } => {
+        Mode::Controlled { .. } | Mode::Replay { .. } | Mode::Step(_) => {
             controlled::init(mode)?;
             MODE.store(CONTROLLED, Relaxed);
         }

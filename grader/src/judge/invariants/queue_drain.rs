@@ -330,6 +330,7 @@ mod tests {
                         process: "P2".into(),
                         op: "get".into(),
                         waiting_for: "get on queue 'queue' (empty)".into(),
+                        runnable: false,
                     }],
                     schedule: Some("1.2".into()),
                     events: vec![],
