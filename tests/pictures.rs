@@ -16,7 +16,7 @@ use std::process::Command;
 
 mod common;
 
-use common::{course_root, fixture, grader, json};
+use common::{course_root, fixture, grader, json, patches, variant_patch};
 
 /// The session seed the lessons' runs are found with.
 const FIND_SEED: u64 = 1;
@@ -61,17 +61,23 @@ const LESSONS: &[Lesson] = &[
     },
 ];
 
-/// Lesson 5's failure: a release that does not check the owner.
-fn variant() -> PathBuf {
-    fixture("variants").join("05-no-owner-check")
+/// Lesson 5's failure: a release that does not check the owner, staged
+/// as a submission under `tmp` (once).
+fn variant(tmp: &Path) -> PathBuf {
+    let dir = tmp.join("05-no-owner-check");
+    if !dir.exists() {
+        let patch = variant_patch("variants", "05-no-owner-check");
+        patches::stage(&course_root(), &patch, &dir).unwrap_or_else(|why| panic!("{why}"));
+    }
+    dir
 }
 
-fn source_args(lesson: &Lesson) -> Vec<String> {
+fn source_args(lesson: &Lesson, tmp: &Path) -> Vec<String> {
     lesson
         .source
         .iter()
         .map(|a| match *a {
-            "VARIANT" => variant().display().to_string(),
+            "VARIANT" => variant(tmp).display().to_string(),
             a => a.to_string(),
         })
         .collect()
@@ -85,7 +91,7 @@ fn find_seed(lesson: &Lesson, tmp: &Path) -> u64 {
             .args([lesson.slug, "--format", "json", "--seed"])
             .arg(FIND_SEED.to_string())
             .args(["--runs", &FIND_RUNS.to_string()])
-            .args(source_args(lesson))
+            .args(source_args(lesson, tmp))
             .output()
             .unwrap();
         let report = json(&out.stdout);
@@ -105,7 +111,7 @@ fn draw(lesson: &Lesson, seed: u64, tmp: &Path) -> String {
     let out = grader()
         .args(["replay", lesson.slug, "--seed", &seed.to_string(), "--svg"])
         .arg(&svg)
-        .args(source_args(lesson))
+        .args(source_args(lesson, tmp))
         .output()
         .unwrap();
     std::fs::read_to_string(&svg).unwrap_or_else(|e| {
