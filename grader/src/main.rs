@@ -14,6 +14,7 @@ mod mode;
 mod replay;
 mod report;
 mod run;
+mod search;
 mod student;
 
 use std::io::Write;
@@ -72,6 +73,7 @@ fn main() -> ExitCode {
                 source: source.source(),
                 seed: args.seed,
                 schedule: args.schedule,
+                size: args.size.map(|n| n as usize),
                 mode: args.run.mode,
                 timeout: Duration::from_secs_f64(args.run.timeout),
                 time_scale: args.run.time_scale,
@@ -120,6 +122,7 @@ fn batch_command(course: &Course, args: cli::BatchArgs) -> ExitCode {
         jobs: args.jobs.map_or_else(grade::cpus, |j| j as usize),
         timeout: Duration::from_secs_f64(args.run.timeout),
         mode: args.run.mode,
+        bound: args.run.bound,
         time_scale: args.run.time_scale,
         build_timeout: Duration::from_secs_f64(args.run.build_timeout),
         shard: args.shard,
@@ -266,6 +269,8 @@ fn grade_command(course: &Course, args: cli::GradeArgs) -> ExitCode {
         jobs: args.jobs.map_or_else(grade::cpus, |j| j as usize),
         timeout: Duration::from_secs_f64(args.run.timeout),
         mode: args.run.mode,
+        bound: args.run.bound,
+        reduce: !args.run.no_reduction,
         time_scale: args.run.time_scale,
         progress: report::term::progress_wanted() && args.format == Format::Human,
         build_timeout: Duration::from_secs_f64(args.run.build_timeout),

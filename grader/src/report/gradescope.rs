@@ -147,7 +147,7 @@ pub fn render_with(s: &Session, visibility: Visibility) -> String {
                 score += share;
             }
             let mut output = format!("{} in {} runs", inv.rate(), e.mode.name());
-            if let Some(text) = invariant_text(inv) {
+            if let Some(text) = invariant_text(inv, e) {
                 output.push('\n');
                 output.push_str(&text);
             }

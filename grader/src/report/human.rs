@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{failure_lines, failure_summary, wrap};
+use super::{failure_lines, failure_summary, search_line, wrap};
 use crate::grade::shell_quote;
 use crate::judge::verdict::{ExerciseResult, ExerciseStatus, InvariantStatus, Session};
 use crate::report::term::Paint;
@@ -209,15 +209,31 @@ fn exercise_into(out: &mut String, e: &ExerciseResult, p: Paint) {
         .seeds
         .map(|(a, b)| format!(", seeds {a}–{b}"))
         .unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "   {}",
-        p.dim(&format!(
-            "mode {}, {} runs{seeds}",
-            e.mode.describe(),
-            e.runs
-        ))
-    );
+    if e.runs > 0 || e.search.is_none() {
+        let _ = writeln!(
+            out,
+            "   {}",
+            p.dim(&format!(
+                "mode {}, {} runs{seeds}",
+                e.mode.describe(),
+                e.runs
+            ))
+        );
+    }
+    if let Some(line) = search_line(e) {
+        let verified = e.search.as_ref().is_some_and(|s| s.verified);
+        let first = format!(
+            "   {} ",
+            if verified {
+                p.green("✓")
+            } else {
+                p.dim("·")
+            }
+        );
+        for l in wrap::hanging(&first, 5, &line, p.width) {
+            let _ = writeln!(out, "{l}");
+        }
+    }
     let width = e
         .invariants
         .iter()
@@ -260,7 +276,7 @@ fn exercise_into(out: &mut String, e: &ExerciseResult, p: Paint) {
             }
             told.push(&f.seen);
             let first = format!("   {} ", p.red("✗"));
-            let text = format!("{}: {}", p.bold(inv.name), failure_summary(inv, f));
+            let text = format!("{}: {}", p.bold(inv.name), failure_summary(inv, f, e));
             for line in wrap::hanging(&first, 5, &text, p.width) {
                 let _ = writeln!(out, "{line}");
             }

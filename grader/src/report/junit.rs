@@ -146,10 +146,10 @@ fn suite(s: &Session, e: &ExerciseResult) -> Suite {
                     .as_ref()
                     .map(|f| format!("expected {}; seen {}", f.expected, f.seen))
                     .unwrap_or_default(),
-                text: invariant_text(inv).unwrap_or_default(),
+                text: invariant_text(inv, e).unwrap_or_default(),
             },
             InvariantStatus::NotChecked => Outcome::Skipped {
-                message: invariant_text(inv).unwrap_or_else(|| "not checked".into()),
+                message: invariant_text(inv, e).unwrap_or_else(|| "not checked".into()),
             },
         };
         cases.push(Case {

@@ -397,6 +397,7 @@ fn used(c: &Control) -> impl Iterator<Item = &Slot> {
 fn announce(c: &Control, me: usize, op: Op) {
     c.slots[me].last_kind.store(op.kind as u8, Relaxed);
     c.slots[me].last_object.store(op.object, Relaxed);
+    exhaustive::reached(me);
 }
 
 /// A process has ended, normally or not. Whatever it waited for no longer
@@ -461,7 +462,13 @@ fn choose(c: &Control, me: usize) -> Option<usize> {
         let running = (me < MAX_PROCESSES).then_some(me);
         let pausing =
             running.is_some_and(|r| c.slots[r].last_kind.load(Relaxed) == OpKind::Pause as u8);
-        exhaustive::choose(n, running, pausing, &runnable, wanted)
+        let states: Vec<u64> = used(c)
+            .map(|s| match s.state.load(Relaxed) {
+                BLOCKED => (BLOCKED as u64) << 32 | s.blocked_on.load(Relaxed) as u64,
+                state => (state as u64) << 32,
+            })
+            .collect();
+        exhaustive::choose(n, running, pausing, &runnable, wanted, &states)
     } else {
         match c.strategy.load(Relaxed) {
             0 => runnable[(next_random(c) % runnable.len() as u64) as usize],

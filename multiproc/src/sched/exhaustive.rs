@@ -21,6 +21,12 @@
 //! ends, any runnable process may follow at no cost: that is not a
 //! preemption, it is the only way on.
 //!
+//! Each choice point also says *where every process is*: how many
+//! scheduling points each has reached, and whether it can run, waits
+//! (for what) or has ended. Together with the trace so far, that pins the
+//! whole state of the program down, so the grader can tell when two
+//! schedules have reached the same state, and search on from it once.
+//!
 //! A pause is the one place where the default hands over: the lessons'
 //! pause stands for a sleep, which lets the others run. Without it, a
 //! process that waits in a loop for another one to do something (`while
@@ -48,6 +54,10 @@ pub struct ChoicePoint {
     pub default: usize,
     /// What it did.
     pub chosen: usize,
+    /// Where every process was: a hash of each slot's count of scheduling
+    /// points reached and its state (runnable, waiting for an object, or
+    /// ended).
+    pub places: u64,
 }
 
 impl ChoicePoint {
@@ -89,9 +99,12 @@ pub fn default_choice(running: Option<usize>, pausing: bool, runnable: &[usize])
 const CAPACITY: usize = 1 << 16;
 
 struct Log {
-    /// One word per decision: `at` (32 bits), the runnable set (16), the
-    /// running slot (5, 31 for none), the default (5) and the choice (5).
-    entries: [AtomicU64; CAPACITY],
+    /// Two words per decision: `at` (32 bits), the runnable set (16), the
+    /// running slot (5, 31 for none), the default (5) and the choice (5);
+    /// then where every process was.
+    entries: [[AtomicU64; 2]; CAPACITY],
+    /// How many scheduling points each slot has reached.
+    reached: [AtomicU64; 16],
 }
 
 static LOG: OnceLock<Shared<Log>> = OnceLock::new();
@@ -105,25 +118,45 @@ pub(super) fn init() -> io::Result<()> {
         .map_err(|_| io::Error::other("the choice log was already mapped"))
 }
 
+/// Slot `slot` has reached a scheduling point (counted in replayed runs).
+pub(super) fn reached(slot: usize) {
+    if let Some(count) = LOG.get().and_then(|log| log.reached.get(slot)) {
+        count.fetch_add(1, Relaxed);
+    }
+}
+
 /// Decision `n` of a replayed run: the prefix's choice if it names a
-/// process that can run, else the default; recorded either way.
+/// process that can run, else the default; recorded either way, with
+/// `states`, each slot's state as the scheduler keeps it.
 pub(super) fn choose(
     n: usize,
     running: Option<usize>,
     pausing: bool,
     runnable: &[usize],
     wanted: Option<usize>,
+    states: &[u64],
 ) -> usize {
     let default = default_choice(running, pausing, runnable);
     let chosen = wanted.filter(|w| runnable.contains(w)).unwrap_or(default);
-    if let Some(entry) = LOG.get().and_then(|log| log.entries.get(n)) {
+    let Some(log) = LOG.get() else {
+        return chosen;
+    };
+    if let Some(entry) = log.entries.get(n) {
         let mask = runnable.iter().fold(0u64, |m, &s| m | 1 << s);
         let word = (crate::trace::position() & 0xffff_ffff) << 32
             | mask << 16
             | (running.map_or(31, |r| r as u64) & 31) << 10
             | (default as u64 & 31) << 5
             | (chosen as u64 & 31);
-        entry.store(word, Relaxed);
+        let mix = super::perturb::splitmix;
+        let places = states
+            .iter()
+            .zip(&log.reached)
+            .fold(0u64, |h, (state, count)| {
+                mix(mix(h ^ count.load(Relaxed)) ^ state)
+            });
+        entry[0].store(word, Relaxed);
+        entry[1].store(places, Relaxed);
     }
     chosen
 }
@@ -137,7 +170,7 @@ pub fn choice_points(decisions: u64) -> Option<Vec<ChoicePoint>> {
         log.entries[..n]
             .iter()
             .map(|e| {
-                let w = e.load(Relaxed);
+                let w = e[0].load(Relaxed);
                 let running = ((w >> 10) & 31) as usize;
                 ChoicePoint {
                     at: w >> 32,
@@ -145,6 +178,7 @@ pub fn choice_points(decisions: u64) -> Option<Vec<ChoicePoint>> {
                     runnable: (w >> 16) as u16,
                     default: ((w >> 5) & 31) as usize,
                     chosen: (w & 31) as usize,
+                    places: e[1].load(Relaxed),
                 }
             })
             .collect(),
@@ -176,6 +210,7 @@ mod tests {
             runnable,
             default,
             chosen: default,
+            places: 0,
         };
         // Slot 1 could go on: running 2 instead preempts it.
         let p = point(Some(1), 0b110, 1);

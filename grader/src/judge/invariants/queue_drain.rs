@@ -324,6 +324,7 @@ mod tests {
                         waiting_for: "get on queue 'queue' (empty)".into(),
                     }],
                     schedule: Some("1.2".into()),
+                    choices: None,
                     events: vec![],
                     objects: vec![],
                 }),

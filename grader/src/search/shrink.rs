@@ -1,0 +1,216 @@
+//! Shrinking: a failing random run made as simple as it can be while it
+//! still fails the same invariant.
+//!
+//! A random schedule switches processes at nearly every point; the one
+//! switch that matters is lost among hundreds. The shrinker replays the
+//! run with fewer and fewer of its choices, keeping each simpler
+//! schedule only if it still breaks the same invariant:
+//!
+//! 1. **Trailing steps.** A replay follows its schedule, then never
+//!    preempts. Keeping only the first N of the run's non-default choices
+//!    (found by bisection) drops everything after the failure was
+//!    settled.
+//! 2. **Preemptions.** Each remaining non-default choice, preemptions
+//!    first, is put back to the default, one at a time; the change stays
+//!    if the run still fails.
+//!
+//! Both are repeated until nothing more goes (or the budget of runs is
+//! spent). A candidate is kept only if it is simpler: fewer preemptions,
+//! then fewer non-default choices, then a shorter prefix. Every schedule
+//! shown is one that was run and failed, so a shrunk failure is never a
+//! schedule that passes.
+
+use course_report::{Choice, RunConfig};
+
+use super::{explain, schedule, tree};
+use crate::judge::invariants::{common, judge, Check, Invariant, Violation};
+use crate::judge::run::RunData;
+use crate::judge::verdict::Place;
+use crate::run::interrupt;
+use crate::run::runner::{self, Plan};
+
+/// The most runs one shrinking may make.
+pub const BUDGET: usize = 150;
+
+/// A failing run, shrunk.
+#[derive(Clone, Debug)]
+pub struct Shrunk {
+    /// The simplest failing schedule found.
+    pub place: Place,
+    /// How it breaks the invariant (its own trace, its own values).
+    pub violation: Violation,
+    /// The run's preemptions before shrinking.
+    pub preemptions_before: u32,
+    /// Its non-default choices before shrinking.
+    pub choices_before: usize,
+    /// The runs made.
+    pub runs: usize,
+}
+
+/// A candidate schedule, run.
+struct Tried {
+    prefix: Vec<u8>,
+    choices: Vec<Choice>,
+    violation: Violation,
+    run: RunData,
+}
+
+impl Tried {
+    /// Simpler is smaller: preemptions, then non-default choices, then
+    /// the prefix's length.
+    fn size(&self) -> (u32, usize, usize) {
+        (
+            tree::preemptions(&self.choices),
+            deviations(&self.choices).len(),
+            self.prefix.len(),
+        )
+    }
+}
+
+/// The positions of a run's choices that were not the default.
+fn deviations(choices: &[Choice]) -> Vec<usize> {
+    choices
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.chosen != c.default)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// What a shrinking works with.
+struct Shrinker<'a> {
+    plan: &'a Plan,
+    invariant: &'a Invariant,
+    config: RunConfig,
+    runs: usize,
+}
+
+impl Shrinker<'_> {
+    /// Runs `prefix` (then the default); the run if it still breaks the
+    /// invariant.
+    fn attempt(&mut self, prefix: &[u8]) -> Option<Tried> {
+        if self.runs >= BUDGET || interrupt::interrupted() {
+            return None;
+        }
+        self.runs += 1;
+        let config = RunConfig {
+            sched: format!("replay:{}", schedule::format(prefix)),
+            ..self.config.clone()
+        };
+        let run = runner::run_with(self.plan, 0, config);
+        let clean = common::clean(&run);
+        let Ok(Check::Broken(violation)) = judge(self.invariant, &run, &clean) else {
+            return None;
+        };
+        let choices = run.choices()?.to_vec();
+        Some(Tried {
+            prefix: tree::minimal_prefix(&choices),
+            choices,
+            violation,
+            run,
+        })
+    }
+
+    /// Keeps only the first non-default choices that still fail.
+    fn truncate(&mut self, best: Tried) -> Tried {
+        let devs = deviations(&best.choices);
+        let prefix_keeping = |n: usize| -> Vec<u8> {
+            match n {
+                0 => Vec::new(),
+                n => best.choices[..=devs[n - 1]]
+                    .iter()
+                    .map(|c| c.chosen)
+                    .collect(),
+            }
+        };
+        let (mut lo, mut hi) = (0, devs.len());
+        let mut found: Option<Tried> = None;
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.attempt(&prefix_keeping(mid)) {
+                Some(t) => {
+                    hi = mid;
+                    found = Some(t);
+                }
+                None => lo = mid + 1,
+            }
+            if self.runs >= BUDGET {
+                break;
+            }
+        }
+        match found {
+            Some(t) if t.size() < best.size() => t,
+            _ => best,
+        }
+    }
+
+    /// Puts each non-default choice back to the default in turn,
+    /// preemptions first, keeping the changes that still fail.
+    fn remove(&mut self, mut best: Tried) -> Tried {
+        let mut i = 0;
+        loop {
+            let mut order = deviations(&best.choices);
+            order.sort_by_key(|&d| !best.choices[d].preempts(best.choices[d].chosen));
+            let Some(&d) = order.get(i) else {
+                return best;
+            };
+            let mut prefix = best.prefix.clone();
+            prefix[d] = best.choices[d].default;
+            match self.attempt(&prefix) {
+                Some(t) if t.size() < best.size() => {
+                    best = t;
+                    i = 0;
+                }
+                _ => i += 1,
+            }
+            if self.runs >= BUDGET || interrupt::interrupted() {
+                return best;
+            }
+        }
+    }
+}
+
+/// Shrinks the run of `config` whose schedule was `schedule` (a full
+/// schedule string), which broke `invariant`. None if its replay does not
+/// fail the same way (a program that does not behave the same twice).
+pub fn shrink(
+    plan: &Plan,
+    invariant: &Invariant,
+    config: &RunConfig,
+    schedule: &str,
+) -> Option<Shrunk> {
+    let mut s = Shrinker {
+        plan,
+        invariant,
+        config: config.clone(),
+        runs: 0,
+    };
+    let full = schedule::parse(schedule).ok()?;
+    let first = s.attempt(&full)?;
+    let (preemptions_before, choices_before) = {
+        let (p, d, _) = first.size();
+        (p, d)
+    };
+    let mut best = first;
+    loop {
+        let before = best.size();
+        best = s.truncate(best);
+        best = s.remove(best);
+        if best.size() >= before || s.runs >= BUDGET || interrupt::interrupted() {
+            break;
+        }
+    }
+    let preempted = explain::preemptions(&best.run, &best.choices);
+    Some(Shrunk {
+        place: Place {
+            size: None,
+            preemptions: tree::preemptions(&best.choices),
+            schedule: schedule::format(&best.prefix),
+            preempted,
+        },
+        violation: best.violation,
+        preemptions_before,
+        choices_before,
+        runs: s.runs,
+    })
+}
