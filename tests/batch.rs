@@ -12,15 +12,7 @@ use std::path::Path;
 
 mod common;
 
-use common::{course_root, grader, SEED};
-
-const EXERCISES: [&str; 5] = [
-    "01-sequential-bank",
-    "02-unlocked-race",
-    "03-locked-bank",
-    "04-queue-drain",
-    "05-reentrant-lock",
-];
+use common::{course_root, grader, EXERCISES, SEED};
 
 /// Puts `from/DIR/src/lib.rs` of every exercise into `to/DIR/src/lib.rs`.
 fn hand_in(from: &str, to: &Path) {

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{course_root, grader};
+use common::{course_root, grader, stdout_of};
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
@@ -74,16 +74,7 @@ fn list_shows_every_exercise_with_its_lessons_title() {
 fn help_states_the_defaults() {
     // clap wraps help to the terminal: with no terminal on any of the
     // standard streams it falls back to COLUMNS, fixed here.
-    let out = grader()
-        .arg("--help")
-        .env("COLUMNS", "100")
-        .write_stdin("")
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    let help = String::from_utf8(out).unwrap();
+    let help = help(&["--help"]);
     assert!(help.contains("[default: 200]"), "{help}");
     insta::assert_snapshot!("help", help);
 }
@@ -99,16 +90,7 @@ fn no_colour_reaches_a_pipe() {
 
 /// A command's help, as clap prints it at 100 columns.
 fn help(args: &[&str]) -> String {
-    let out = grader()
-        .args(args)
-        .env("COLUMNS", "100")
-        .write_stdin("")
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    String::from_utf8(out).unwrap()
+    stdout_of(grader().args(args).env("COLUMNS", "100").write_stdin(""))
 }
 
 #[test]

@@ -28,8 +28,13 @@ fn default_session(exercises: &[&str], seed: &str) -> serde_json::Value {
 #[test]
 fn every_situation_comes_up_in_some_run_of_a_default_session() {
     for seed in ["7", "1234"] {
-        let report = default_session(&["3", "4", "5"], seed);
-        for slug in ["locked-bank", "queue-drain", "reentrant-lock"] {
+        let report = default_session(&["2", "3", "4", "5"], seed);
+        for slug in [
+            "unlocked-race",
+            "locked-bank",
+            "queue-drain",
+            "reentrant-lock",
+        ] {
             let ex = exercise(&report, slug);
             let coverage = ex["coverage"].as_array().unwrap();
             assert!(!coverage.is_empty(), "{slug} names no situation");

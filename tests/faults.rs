@@ -55,7 +55,10 @@ fn hangs_deadlocks_panics_and_crashes_are_named() {
     // Dies holding the lock: the other worker finds the holder dead.
     let dying = exercise(&report, "locked-bank");
     let why = seen(dying, "no-panic");
-    assert!(why.contains("withdraw failed: holder died"), "{why}");
+    assert!(
+        why.contains("withdraw returned an error: holder died"),
+        "{why}"
+    );
     assert!(why.contains("died holding the lock"), "{why}");
 
     // Deadlocks: who waits for what, at once (no timeout needed).

@@ -8,17 +8,8 @@ use std::process::Command;
 
 mod common;
 
-use common::{course_root, grader, grader_path, DEADLINE};
+use common::{course_root, grader, grader_path, stdout_of, DEADLINE, EXERCISES};
 use predicates::str::contains;
-
-/// The exercises' directories, as the course has them.
-const EXERCISES: [&str; 5] = [
-    "01-sequential-bank",
-    "02-unlocked-race",
-    "03-locked-bank",
-    "04-queue-drain",
-    "05-reentrant-lock",
-];
 
 /// The instructors' shell scripts.
 const SCRIPTS: [&str; 3] = [
@@ -65,15 +56,7 @@ fn solution_mentions(text: &str) -> Vec<&str> {
 }
 
 fn export(dir: &Path) -> String {
-    let out = grader()
-        .arg("export-student")
-        .arg(dir)
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    String::from_utf8(out).unwrap()
+    stdout_of(grader().arg("export-student").arg(dir))
 }
 
 #[test]
@@ -207,7 +190,7 @@ fn the_student_edition_holds_no_solution_and_grades() {
         common::headline(ex).contains("not implemented yet: deposit"),
         "{ex}"
     );
-    // `--solutions` finds nothing to grade there.
+    // `--solutions` is refused there, and says why.
     assert_cmd::Command::new(target.join("debug/grader"))
         .args(["sequential-bank", "--solutions", "--runs", "1"])
         .env("CARGO_TARGET_DIR", &target)
@@ -215,8 +198,8 @@ fn the_student_edition_holds_no_solution_and_grades() {
         .current_dir(&edition)
         .timeout(DEADLINE)
         .assert()
-        .code(1)
-        .stdout(contains("MISSING"));
+        .code(2)
+        .stderr(contains("has no solutions/ folder"));
 }
 
 #[test]

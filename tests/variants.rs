@@ -196,7 +196,9 @@ fn ex3_lock_released_between_load_and_store_fails_update_inside_lock() {
         "update-inside-lock",
         "released the lock between its load",
     );
-    broken_every_run(ex, "acquisitions", "");
+    // Two holdings per update are allowed as such: what is wrong is the
+    // store made under the second.
+    passed(ex, "acquisitions");
     broken_some_run(ex, "final-equals-start", "");
     passed(ex, "exclusive");
 }
@@ -205,7 +207,11 @@ fn ex3_lock_released_between_load_and_store_fails_update_inside_lock() {
 fn ex3_value_own_lock_only_fails_acquisitions_and_update_inside_lock() {
     let report = grade("03-value-own-lock-only", &[]);
     let ex = the_exercise(&report);
-    broken_every_run(ex, "acquisitions", "0 (deposit 0, withdraw 0)");
+    broken_every_run(
+        ex,
+        "acquisitions",
+        "deposit took it 0 times, withdraw took it 0 times",
+    );
     broken_every_run(ex, "update-inside-lock", "without holding the lock");
     broken_some_run(ex, "final-equals-start", "");
 }
@@ -223,7 +229,11 @@ fn ex3_missing_release_fails_no_panic() {
 fn ex3_unlocked_fails_acquisitions_and_final_equals_start() {
     let report = grade("03-unlocked", &[]);
     let ex = the_exercise(&report);
-    broken_every_run(ex, "acquisitions", "0 (deposit 0, withdraw 0)");
+    broken_every_run(
+        ex,
+        "acquisitions",
+        "deposit took it 0 times, withdraw took it 0 times",
+    );
     broken_every_run(ex, "update-inside-lock", "without holding the lock");
     broken_some_run(ex, "final-equals-start", "");
 }

@@ -376,7 +376,11 @@ pub fn row_of(name: &str, exercises: &[&'static Exercise], s: &Session) -> Row {
             let r = s.exercises.iter().find(|r| r.number == e.number)?;
             if r.status != ExerciseStatus::Passed {
                 let what = r.headline.as_deref().unwrap_or("failed");
-                notes.push(format!("{:02} {}", r.number, shorten(what, 140)));
+                notes.push(format!(
+                    "{:02} {}",
+                    r.number,
+                    crate::report::wrap::first_line(what, 140)
+                ));
             }
             // An exercise whose runs were cut short scores 0 (see
             // `gradescope::exercise_score`).
@@ -399,16 +403,6 @@ pub fn row_of(name: &str, exercises: &[&'static Exercise], s: &Session) -> Row {
         passed: s.passed_count(),
         notes: notes.join(" | "),
         grader_failed: false,
-    }
-}
-
-fn shorten(text: &str, max: usize) -> String {
-    let line = text.lines().next().unwrap_or_default();
-    if line.chars().count() <= max {
-        line.to_string()
-    } else {
-        let cut: String = line.chars().take(max - 1).collect();
-        format!("{cut}…")
     }
 }
 

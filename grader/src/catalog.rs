@@ -97,7 +97,7 @@ pub const EXERCISES: &[Exercise] = &[
         own: unlocked_race::INVARIANTS,
         distributions: unlocked_race::DISTRIBUTIONS,
         concurrent: true,
-        params: params::bank,
+        params: params::two_workers,
         coverage: unlocked_race::COVERAGE,
         sizes: &[Size {
             name: "2 steps each",
@@ -114,7 +114,7 @@ pub const EXERCISES: &[Exercise] = &[
         own: locked_bank::INVARIANTS,
         distributions: &[],
         concurrent: true,
-        params: params::bank,
+        params: params::two_workers,
         coverage: locked_bank::COVERAGE,
         sizes: &[
             Size {

@@ -25,6 +25,10 @@ use crate::report::Format;
     after_help = "Examples:\n  \
         cargo grade                       grade every exercise in exercises/\n  \
         cargo grade locked-bank           grade one exercise (or: cargo grade 3)\n  \
+        cargo grade watch 3               grade exercise 3 again on every save\n  \
+        cargo grade hint 3                one more hint for exercise 3\n  \
+        cargo grade list                  each exercise and where you stand on it\n  \
+        cargo grade reset 3               put exercise 3's file back as it was given\n  \
         cargo grade --solutions           grade the reference solutions\n  \
         cargo grade --workspace ../alice  grade a student's checkout\n  \
         cargo grade replay locked-bank --seed 1237\n  \
@@ -330,7 +334,7 @@ pub struct BatchArgs {
     process in turn runs). So a counterexample's schedule stops at its last preemption, and \
     --schedule '' is the schedule that never preempts.\n\n\
     The exhaustive search:\n  \
-    With --mode exhaustive (and by default, before the random runs) the grader runs every \
+    With --mode exhaustive the grader runs every \
     schedule with at most K preemptions (--bound) at each exercise's small sizes. Its \
     counterexamples replay with --size N, the size's number, and --schedule.\n\n\
     The trace:\n  \

@@ -37,7 +37,7 @@ pub fn render(course: &Course, p: Paint) -> String {
             " ".repeat(title_width - title.chars().count()),
         );
         if let Standing::Failing(why) = &st.standing {
-            let _ = write!(line, ": {}", shorten(why, 70));
+            let _ = write!(line, ": {}", crate::report::wrap::first_line(why, 70));
         }
         if st.edited_since {
             let _ = write!(line, " {}", p.dim("(edited since)"));
@@ -66,15 +66,4 @@ pub fn render(course: &Course, p: Paint) -> String {
         }
     }
     out
-}
-
-/// The first line of `text`, at most `max` characters.
-fn shorten(text: &str, max: usize) -> String {
-    let line = text.lines().next().unwrap_or_default();
-    if line.chars().count() <= max {
-        line.to_string()
-    } else {
-        let cut: String = line.chars().take(max - 1).collect();
-        format!("{cut}…")
-    }
 }

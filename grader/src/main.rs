@@ -65,7 +65,7 @@ fn main() -> ExitCode {
                 Err(msg) => return usage_error(&msg),
             };
             let source = args.source();
-            if let Some(msg) = missing_workspace(&source) {
+            if let Some(msg) = missing_source(&course, &source) {
                 return usage_error(&msg);
             }
             let req = replay::Request {
@@ -238,7 +238,7 @@ fn select(names: &[String]) -> (Vec<&'static catalog::Exercise>, Vec<String>) {
 }
 
 fn grade_command(course: &Course, args: cli::GradeArgs) -> ExitCode {
-    if let Some(msg) = missing_workspace(&args.source) {
+    if let Some(msg) = missing_source(course, &args.source) {
         return usage_error(&msg);
     }
     if let Some(path) = &args.output {
@@ -376,7 +376,17 @@ fn unknown_message(names: &[String]) -> String {
     student::unknown_message(names)
 }
 
-fn missing_workspace(source: &cli::SourceArgs) -> Option<String> {
+/// What the source flags name and is not there: a `--workspace` that is
+/// no directory, or `--solutions` in a copy of the course without them
+/// (the student edition `export-student` writes has none).
+fn missing_source(course: &Course, source: &cli::SourceArgs) -> Option<String> {
+    if source.solutions && !course.root.join("solutions").is_dir() {
+        return Some(format!(
+            "--solutions: this copy of the course ({}) has no solutions/ folder; \
+             a student edition comes without them",
+            course.root.display()
+        ));
+    }
     let path = source.workspace.as_ref()?;
     (!path.is_dir()).then(|| format!("--workspace {}: no such directory", path.display()))
 }

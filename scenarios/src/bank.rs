@@ -18,12 +18,18 @@ pub const AMOUNT: i64 = 5;
 /// The lesson's number of deposits, and of withdrawals.
 pub const STEPS: i64 = 100;
 
-/// The lesson's parameters: `start`, `amount`, `steps`.
+/// The lesson's parameters: `start`, `amount`, `steps`, and `first`
+/// (deposit is started first; the one-process bank has no use for it).
 pub fn lesson(_seed: u64) -> Params {
-    [("start", START), ("amount", AMOUNT), ("steps", STEPS)]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), Param::Int(v)))
-        .collect()
+    [
+        ("start", START),
+        ("amount", AMOUNT),
+        ("steps", STEPS),
+        ("first", 1),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), Param::Int(v)))
+    .collect()
 }
 
 /// A run's bank: its parameters, as the grader gave them.
@@ -49,12 +55,18 @@ impl Bank {
 }
 
 /// Starts `deposit` and `withdraw` as two processes (named `deposit` and
-/// `withdraw`) and waits for both. Each child writes its own `Worker`
-/// record, with the number of steps it was asked to do, once its task has
-/// returned.
+/// `withdraw`), in the order the run's `first` parameter gives (1: deposit
+/// first, 2: withdraw first), and waits for both. Each child writes its
+/// own `Worker` record, with the number of steps it was asked to do, once
+/// its task has returned.
 pub fn two_workers(run: &mut Run, steps: u32, deposit: impl FnOnce(), withdraw: impl FnOnce()) {
-    let mut d = run.spawn("deposit", || worker(steps, deposit));
-    let mut w = run.spawn("withdraw", || worker(steps, withdraw));
+    let (mut d, mut w) = if run.int("first") == 2 {
+        let w = run.spawn("withdraw", || worker(steps, withdraw));
+        (run.spawn("deposit", || worker(steps, deposit)), w)
+    } else {
+        let d = run.spawn("deposit", || worker(steps, deposit));
+        (d, run.spawn("withdraw", || worker(steps, withdraw)))
+    };
     run.join(&mut d);
     run.join(&mut w);
 }

@@ -671,7 +671,12 @@ pub fn panic_line(
         }
         (Some(name), None) => format!("not implemented yet: {name}{at}"),
         (None, _) => {
-            let at = location.map(|l| format!(" at {l}")).unwrap_or_default();
+            // A panic of the driver is its reaction to what the student's
+            // code returned: its line is not one the student can act on.
+            let at = location
+                .filter(|l| !l.starts_with("scenarios/"))
+                .map(|l| format!(" at {l}"))
+                .unwrap_or_default();
             format!("process {process} (pid {pid}) panicked{at}: {message}")
         }
     }

@@ -57,7 +57,7 @@ fn scenario(mut run: Run, deposit: Step, withdraw: Step) -> u8 {
     let lock = Lock::with_label("lock").expect("could not map the shared lock");
     let step = |name: &str, f: Step| {
         if let Err(e) = f(&balance, &lock, bank.amount, bank.steps) {
-            panic!("{name} failed: {e}");
+            panic!("{name} returned an error: {e}");
         }
     };
     bank::two_workers(

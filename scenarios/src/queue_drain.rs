@@ -43,10 +43,15 @@ const PROGRAM: Program = Program {
     lesson,
 };
 
-/// The lesson's parameters: 100 random digits drawn from the seed.
+/// The lesson's parameters: 100 random digits drawn from the seed, and
+/// `P1` started first.
 fn lesson(seed: u64) -> Params {
     let items = Items::new(seed).take(ITEMS).map(i64::from).collect();
-    [("items".to_string(), Param::List(items))].into()
+    [
+        ("items".to_string(), Param::List(items)),
+        ("first".to_string(), Param::Int(1)),
+    ]
+    .into()
 }
 
 /// The signature of the student's `drain`.
@@ -112,8 +117,14 @@ fn scenario(mut run: Run, drain: Drain) -> u8 {
     }
 
     let gate = StartGate::new(2);
-    let mut p1 = run.spawn("P1", || child(drain, &queue, &lock, &gate));
-    let mut p2 = run.spawn("P2", || child(drain, &queue, &lock, &gate));
+    // The run's `first` parameter says which child starts first.
+    let (mut p1, mut p2) = if run.int("first") == 2 {
+        let p2 = run.spawn("P2", || child(drain, &queue, &lock, &gate));
+        (run.spawn("P1", || child(drain, &queue, &lock, &gate)), p2)
+    } else {
+        let p1 = run.spawn("P1", || child(drain, &queue, &lock, &gate));
+        (p1, run.spawn("P2", || child(drain, &queue, &lock, &gate)))
+    };
     run.join(&mut p1);
     run.join(&mut p2);
 
@@ -130,7 +141,7 @@ fn scenario(mut run: Run, drain: Drain) -> u8 {
 fn child(drain: Drain, queue: &Queue<u32>, lock: &Lock, gate: &StartGate) {
     gate.wait();
     let started = now_ns();
-    let taken = drain(queue, lock).unwrap_or_else(|e| panic!("drain failed: {e}"));
+    let taken = drain(queue, lock).unwrap_or_else(|e| panic!("drain returned an error: {e}"));
     let ended = now_ns();
     println!(
         "child process {} took {} items from the queue",

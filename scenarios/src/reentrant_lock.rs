@@ -93,7 +93,8 @@ pub enum Refusal {
 }
 
 /// How a release's outcome is written in the trace (the value of its
-/// `return` event): a code in the low byte, and for `NotOwner` the owner
+/// `return` event): a code in the low 7 bits, [`Outcome::SILENT`] beside
+/// it for a refusal without a message, and for `NotOwner` the owner
 /// (bits 8 to 31) and the caller (bits 32 to 55) it names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -110,7 +111,11 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The trace value of a release's result.
+    /// Set beside a refusal's code when the error's message is empty: a
+    /// refusal must say why, to whoever reads the panic it ends in.
+    pub const SILENT: i64 = 0x80;
+
+    /// The trace value of a call's result.
     pub fn code(result: Result<(), Refusal>) -> i64 {
         match result {
             Ok(()) => Outcome::Ok as i64,
@@ -179,11 +184,21 @@ struct Traced<'a, L, E> {
 }
 
 impl<L, E: Display> Traced<'_, L, E> {
+    /// How a call's result is written in the trace.
+    fn outcome(&self, r: &Result<(), E>) -> i64 {
+        match r {
+            Ok(()) => Outcome::code(Ok(())),
+            Err(e) => {
+                let silent = e.to_string().trim().is_empty();
+                Outcome::code(Err((self.api.refusal)(e))) | if silent { Outcome::SILENT } else { 0 }
+            }
+        }
+    }
+
     fn acquire(&self) -> Result<(), String> {
         trace::call(self.ops.acquire, 0);
         let r = (self.api.acquire)(self.lock);
-        let result = r.as_ref().map(|_| ()).map_err(|e| (self.api.refusal)(e));
-        trace::returned(self.ops.acquire, Outcome::code(result));
+        trace::returned(self.ops.acquire, self.outcome(&r));
         r.map_err(|e| e.to_string())
     }
 
@@ -192,8 +207,7 @@ impl<L, E: Display> Traced<'_, L, E> {
         trace::call(self.ops.release, 0);
         match panic::catch_unwind(AssertUnwindSafe(|| (self.api.release)(self.lock))) {
             Ok(r) => {
-                let result = r.as_ref().map(|_| ()).map_err(|e| (self.api.refusal)(e));
-                trace::returned(self.ops.release, Outcome::code(result));
+                trace::returned(self.ops.release, self.outcome(&r));
                 r.map_err(|e| format!("returned an error: {e}"))
             }
             Err(_) => {
@@ -210,7 +224,8 @@ impl<L, E: Display> Traced<'_, L, E> {
         trace::returned(self.ops.depth, depth as i64);
         trace::call(self.ops.owner, 0);
         let owner = (self.api.owner)(self.lock);
-        trace::returned(self.ops.owner, owner.unwrap_or(0) as i64);
+        // `None` is -1, so that `Some(0)` is not taken for it.
+        trace::returned(self.ops.owner, owner.map_or(-1, i64::from));
         trace::call(self.ops.is_held, 0);
         let held = (self.api.is_held)(self.lock);
         trace::returned(self.ops.is_held, held as i64);
@@ -236,7 +251,7 @@ fn scenario<L, E: Display>(mut run: Run, api: &Api<L, E>) -> u8 {
     };
     for _ in 0..PARENT_DEPTH {
         if let Err(e) = lock.acquire() {
-            panic!("MainProcess could not take the lock: {e}");
+            panic!("could not take the lock: {e}");
         }
     }
     lock.look();
@@ -269,7 +284,7 @@ fn scenario<L, E: Display>(mut run: Run, api: &Api<L, E>) -> u8 {
     println!("MainProcess releases the lock");
     for _ in 0..PARENT_DEPTH {
         if let Err(e) = lock.release() {
-            panic!("MainProcess could not release the lock: {e}");
+            panic!("could not release the lock: {e}");
         }
     }
     if while_a_child_holds {
@@ -305,7 +320,7 @@ fn child<L, E: Display>(lock: &Traced<'_, L, E>, depth: u32, rounds: u32) {
     let started = now_ns();
     for _ in 0..rounds {
         if let Err(e) = (lock.api.child_task)(lock.lock, depth) {
-            panic!("child_task failed: {e}");
+            panic!("child_task returned an error: {e}");
         }
         lock.look();
     }

@@ -17,6 +17,12 @@ pub fn grader() -> assert_cmd::Command {
     cmd
 }
 
+/// What a command that must succeed printed on its standard output.
+pub fn stdout_of(cmd: &mut assert_cmd::Command) -> String {
+    let out = cmd.assert().code(0).get_output().stdout.clone();
+    String::from_utf8(out).expect("the grader prints UTF-8")
+}
+
 /// Parses a JSON report.
 pub fn json(stdout: &[u8]) -> serde_json::Value {
     serde_json::from_slice(stdout).unwrap_or_else(|e| {

@@ -126,6 +126,24 @@ pub fn change(balance: &Value<i64>, lock: &Lock, by: i64) -> Result<(), LockErro
 }
 
 #[test]
+fn the_owner_from_std_process_id() {
+    // The caller's pid from `std`, not the runtime: as sound an owner.
+    assert_accepted(
+        "std::process::id",
+        r#"
+pub fn me() -> i32 {
+    std::process::id() as i32
+}
+
+pub fn also_me() -> i32 {
+    use std::process;
+    process::id() as i32
+}
+"#,
+    );
+}
+
+#[test]
 fn a_try_get_loop_with_a_vecdeque() {
     assert_accepted(
         "try_get",

@@ -194,7 +194,7 @@ fn renamed_crates() {
     assert_refused(
         &in_fn("use std::{self as s}; s::process::exit(0)"),
         "s::process::exit",
-        "`std::process` is not available",
+        "`std::process::exit` is not available",
     );
     assert_refused("use ::std::fs;", "::std::fs", "`std::fs` is not available");
     assert_refused(

@@ -189,7 +189,7 @@ impl Released {
     /// Decodes a `return` event's value.
     pub fn decode(value: i64) -> Released {
         let field = |shift: u32| ((value >> shift) & 0xff_ffff) as i32;
-        match value & 0xff {
+        match value & 0x7f {
             0 => Released::Ok,
             1 => Released::NotOwner {
                 caller: field(32),
@@ -199,6 +199,12 @@ impl Released {
             3 => Released::Lock,
             _ => Released::Panicked,
         }
+    }
+
+    /// Whether a refusal came without a message (its `Display` wrote
+    /// nothing).
+    pub fn silent(value: i64) -> bool {
+        value & 0x80 != 0
     }
 
     fn phrase(self, names: &Names) -> String {
@@ -282,9 +288,39 @@ struct Pending {
     looked: bool,
     /// What it changed: stores to owner or depth, inner-lock releases.
     changed: Option<u64>,
-    /// Its last reads of depth and owner.
-    read_depth: Option<i64>,
-    read_owner: Option<i64>,
+    /// The values depth, owner and "held" took from the call to now: an
+    /// accessor's answer is right if it was true at some moment of its
+    /// call, however it computed it.
+    depths: Vec<i64>,
+    owners: Vec<i64>,
+    helds: Vec<bool>,
+}
+
+impl Pending {
+    /// Whether `got` is a NotOwner for `caller` that names a process that
+    /// owned the lock at some moment of the call.
+    fn names_an_owner(&self, got: Released, caller: i32) -> bool {
+        match got {
+            Released::NotOwner { caller: c, owner } => {
+                c == caller
+                    && owner != caller
+                    && owner != 0
+                    && self.owners.contains(&(owner as i64))
+            }
+            _ => false,
+        }
+    }
+
+    fn saw(&mut self, owner: i64, depth: i64, held: bool) {
+        for (seen, now) in [(&mut self.owners, owner), (&mut self.depths, depth)] {
+            if !seen.contains(&now) {
+                seen.push(now);
+            }
+        }
+        if !self.helds.contains(&held) {
+            self.helds.push(held);
+        }
+    }
 }
 
 impl Rlock {
@@ -336,6 +372,9 @@ impl Rlock {
                     "holder-died" => holder = None,
                     _ => {}
                 }
+                for call in pending.values_mut() {
+                    call.saw(owner, depth, holder.is_some());
+                }
                 continue;
             }
             if e.object == ids.owner || e.object == ids.depth {
@@ -352,16 +391,11 @@ impl Rlock {
                         m.checked_against_a_child = true;
                     }
                     if let Some(call) = pending.get_mut(&p) {
-                        if e.object == ids.owner {
-                            call.read_owner = Some(e.value);
-                            if !call.looked {
-                                call.looked = true;
-                                call.holder = holder;
-                                call.owner = owner;
-                                call.depth = depth;
-                            }
-                        } else {
-                            call.read_depth = Some(e.value);
+                        if e.object == ids.owner && !call.looked {
+                            call.looked = true;
+                            call.holder = holder;
+                            call.owner = owner;
+                            call.depth = depth;
                         }
                     }
                     continue;
@@ -429,6 +463,9 @@ impl Rlock {
                     }
                     depth = e.value;
                 }
+                for call in pending.values_mut() {
+                    call.saw(owner, depth, holder.is_some());
+                }
                 continue;
             }
             if op == "call" {
@@ -441,8 +478,9 @@ impl Rlock {
                         depth,
                         looked: false,
                         changed: None,
-                        read_depth: None,
-                        read_owner: None,
+                        depths: vec![depth],
+                        owners: vec![owner],
+                        helds: vec![holder.is_some()],
                     },
                 );
                 continue;
@@ -493,15 +531,20 @@ impl Rlock {
                     }
                     None => {
                         m.released_a_free_lock = true;
-                        if got != Released::NotHeld || call.changed.is_some() {
+                        let silent = Released::silent(e.value);
+                        // Taken by another during the call: its NotOwner
+                        // is as right as NotHeld.
+                        let right = got == Released::NotHeld || call.names_an_owner(got, p);
+                        if !right || call.changed.is_some() || silent {
                             first(
                                 &mut m.not_held,
                                 disagree(
                                     e,
-                                    "a release of a free lock is refused, NotHeld, and changes nothing",
+                                    "a release of a free lock is refused, NotHeld, says why, and changes nothing",
                                     format!(
-                                        "{caller}'s release of a free lock returned {}{}",
+                                        "{caller}'s release of a free lock returned {}{}{}",
                                         got.phrase(names),
+                                        if silent { " with an empty message" } else { "" },
                                         if call.changed.is_some() { ", and changed the lock" } else { "" }
                                     ),
                                 ),
@@ -514,24 +557,29 @@ impl Rlock {
                         } else if h == main {
                             m.intruded_on_the_parent = true;
                         }
-                        let right = got
-                            == Released::NotOwner {
+                        // Let go by its owner during the call (the owner
+                        // written 0): NotHeld is as right as NotOwner.
+                        let right =
+                            got == Released::NotOwner {
                                 caller: p,
                                 owner: h,
-                            };
-                        if !right || call.changed.is_some() {
+                            } || call.names_an_owner(got, p)
+                                || (got == Released::NotHeld && call.owners.contains(&0));
+                        let silent = Released::silent(e.value);
+                        if !right || call.changed.is_some() || silent {
                             first(
                                 &mut m.not_owner,
                                 disagree(
                                     e,
                                     format!(
-                                        "a release by {caller}, which does not own the lock ({} does, at depth {}), is refused with NotOwner {{ caller: {p}, owner: {h} }} and changes nothing",
+                                        "a release by {caller}, which does not own the lock ({} does, at depth {}), is refused with NotOwner {{ caller: {p}, owner: {h} }}, says why, and changes nothing",
                                         name(h),
                                         call.depth
                                     ),
                                     format!(
-                                        "it returned {}{}",
+                                        "it returned {}{}{}",
                                         got.phrase(names),
+                                        if silent { " with an empty message" } else { "" },
                                         if call.changed.is_some() { ", and changed the lock" } else { "" }
                                     ),
                                 ),
@@ -573,45 +621,52 @@ impl Rlock {
                     }
                 }
             } else if e.object == ids.depth_of || e.object == ids.owner_of {
-                let (read, part) = if e.object == ids.depth_of {
-                    (call.read_depth, "depth")
-                } else {
-                    (call.read_owner, "owner")
-                };
-                match read {
-                    Some(v) if v == e.value => {}
-                    Some(v) => first(
-                        &mut m.accessors,
-                        disagree(
-                            e,
-                            format!("{part}() answers what it read: {v}"),
-                            format!("{caller}'s {part}() answered {}", e.value),
-                        ),
-                    ),
-                    None => first(
-                        &mut m.accessors,
-                        disagree(
-                            e,
-                            format!("{part}() reads rlock.{part}"),
-                            format!(
-                                "{caller}'s {part}() answered {} without reading it",
-                                e.value
-                            ),
-                        ),
-                    ),
-                }
-            } else if e.object == ids.is_held {
-                let held = holder.is_some();
-                if (e.value != 0) != held {
+                // owner() answers an Option, traced as -1 for `None`: the
+                // truth is `None` while rlock.owner is 0.
+                let (truths, part, say): (Vec<i64>, _, fn(i64) -> String) =
+                    if e.object == ids.depth_of {
+                        (call.depths.clone(), "depth", |v| v.to_string())
+                    } else {
+                        let truths = call
+                            .owners
+                            .iter()
+                            .map(|&o| if o == 0 { -1 } else { o })
+                            .collect();
+                        (truths, "owner", |v| {
+                            if v == -1 {
+                                "None".to_string()
+                            } else {
+                                format!("Some({v})")
+                            }
+                        })
+                    };
+                if !truths.contains(&e.value) {
+                    let shown: Vec<String> = truths.iter().map(|&v| say(v)).collect();
                     first(
                         &mut m.accessors,
                         disagree(
                             e,
                             format!(
-                                "is_held() is {held}: {} holds rlock.lock",
+                                "{part}() answers the truth of rlock.{part} during the call: {}",
+                                shown.join(" or ")
+                            ),
+                            format!("{caller}'s {part}() answered {}", say(e.value)),
+                        ),
+                    );
+                }
+            } else if e.object == ids.is_held {
+                let answer = e.value != 0;
+                if !call.helds.contains(&answer) {
+                    first(
+                        &mut m.accessors,
+                        disagree(
+                            e,
+                            format!(
+                                "is_held() is {}: {} holds rlock.lock",
+                                !answer,
                                 who_holds(holder)
                             ),
-                            format!("{caller}'s is_held() answered {}", e.value != 0),
+                            format!("{caller}'s is_held() answered {answer}"),
                         ),
                     );
                 }
@@ -625,17 +680,7 @@ impl Rlock {
 mod tests {
     use super::*;
 
-    fn ev(seq: u64, pid: i32, op: &str, object: u32, value: i64) -> Event {
-        Event {
-            seq,
-            pid,
-            op: op.into(),
-            object,
-            value,
-            t: seq,
-            off_schedule: false,
-        }
-    }
+    use crate::judge::invariants::testing::event as ev;
 
     #[test]
     fn the_bank_model_wants_a_fresh_read_and_the_right_direction() {
@@ -686,5 +731,8 @@ mod tests {
             }
         );
         assert_eq!(Released::decode(2), Released::NotHeld);
+        // A refusal without a message keeps its kind, and says so.
+        assert_eq!(Released::decode(2 | 0x80), Released::NotHeld);
+        assert!(Released::silent(2 | 0x80) && !Released::silent(2));
     }
 }

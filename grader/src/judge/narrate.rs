@@ -331,17 +331,7 @@ mod tests {
     use super::*;
     use course_report::{Header, Object, Summary};
 
-    fn ev(seq: u64, pid: i32, op: &str, object: u32, value: i64) -> Event {
-        Event {
-            seq,
-            pid,
-            op: op.into(),
-            object,
-            value,
-            t: 0,
-            off_schedule: false,
-        }
-    }
+    use crate::judge::invariants::testing::event as ev;
 
     fn names() -> Names {
         let report = Report {

@@ -55,14 +55,32 @@ pub fn bank(seed: u64) -> Params {
     ints(&[("start", start), ("amount", amount), ("steps", steps)])
 }
 
+/// Which of two processes starts first (1 or 2): drawn apart from the
+/// other parameters, so that adding it changed none of theirs.
+fn first(seed: u64) -> Param {
+    Param::Int(Draw::new(seed ^ 0xF1_257).range(1, 2))
+}
+
+/// The banks of exercises 2 and 3: [`bank`], and which worker starts
+/// first (1: deposit, 2: withdraw).
+pub fn two_workers(seed: u64) -> Params {
+    let mut params = bank(seed);
+    params.insert("first".to_string(), first(seed));
+    params
+}
+
 /// The queue of exercise 4, around the lesson's 100 random digits: 50 to
 /// 150 items from 0 to 99, so that an item's value says little of its
-/// place and repeats are few.
+/// place and repeats are few; and which child starts first.
 pub fn queue(seed: u64) -> Params {
     let mut draw = Draw::new(seed ^ 0x0_0E0E);
     let n = draw.range(50, 150);
     let items = (0..n).map(|_| draw.range(0, 99)).collect();
-    [("items".to_string(), Param::List(items))].into()
+    [
+        ("items".to_string(), Param::List(items)),
+        ("first".to_string(), first(seed)),
+    ]
+    .into()
 }
 
 /// The reentrant lock of exercise 5, around the lesson's depth 5: a depth
@@ -97,19 +115,23 @@ pub fn small_sequential_bank() -> Params {
 /// lost update needs one step of each process, and a second step lets a
 /// process take the lock again after the other.
 pub fn small_bank() -> Params {
-    ints(&[("start", 250), ("amount", 3), ("steps", 2)])
+    ints(&[("start", 250), ("amount", 3), ("steps", 2), ("first", 1)])
 }
 
 /// The bank with ten steps each way: the fewest a loop that goes wrong
 /// only at its tenth step needs (a release skipped every tenth step).
 pub fn ten_step_bank() -> Params {
-    ints(&[("start", 250), ("amount", 3), ("steps", 10)])
+    ints(&[("start", 250), ("amount", 3), ("steps", 10), ("first", 1)])
 }
 
 /// The queue of exercise 4 with three items: the last item can be
 /// raced for after each child has taken one.
 pub fn small_queue() -> Params {
-    [("items".to_string(), Param::List(vec![7, 3, 9]))].into()
+    [
+        ("items".to_string(), Param::List(vec![7, 3, 9])),
+        ("first".to_string(), Param::Int(1)),
+    ]
+    .into()
 }
 
 /// The reentrant lock of exercise 5 at depth 2, one round, the

@@ -222,6 +222,13 @@ impl RunData {
     /// summary's, else the deadlock's, else the one a main process that
     /// panicked left. The checks of safety judge it: what went wrong
     /// before a panic is the cause to show.
+    /// The name of the child the main process started first, as the
+    /// trace's start events give it.
+    pub fn first_started(&self) -> Option<String> {
+        let start = self.trace().ok()?.iter().find(|e| e.op == "start")?;
+        self.names.known_process(start.value as i32)
+    }
+
     pub fn trace(&self) -> Result<&[Event], Unchecked> {
         let report = self.report()?;
         let (events, dropped) = if let Some(s) = &report.summary {
@@ -374,9 +381,13 @@ impl RunData {
         let report = self.report.as_ref().ok()?;
         let first = report.panics.first()?;
         if let Some(p) = report.panics.iter().find(|p| p.not_implemented.is_none()) {
+            // A panic in the course's driver is its reaction to what the
+            // student's function returned: the driver's line would send
+            // the student to code that is not theirs, so it is left out.
             let at = p
                 .location
                 .as_deref()
+                .filter(|l| !l.starts_with("scenarios/"))
                 .map(|l| format!(" at {l}"))
                 .unwrap_or_default();
             let more = match report.panics.len() {

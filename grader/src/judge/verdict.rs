@@ -76,6 +76,8 @@ pub struct RunTimes {
     pub program_ms: f64,
     /// The scenario itself, from its report (tracing on to summary).
     pub scenario_ms: Option<f64>,
+    /// Judging the run: its invariants, models and situations.
+    pub judge_ms: f64,
 }
 
 /// Judges one run against an exercise's invariants.
@@ -113,6 +115,7 @@ pub fn judge_run(exercise: &Exercise, invariants: &[Invariant], run: &RunData) -
                 .ok()
                 .and_then(|r| r.summary.as_ref())
                 .map(|s| s.elapsed_ns as f64 / 1e6),
+            judge_ms: 0.0,
         },
     }
 }
@@ -783,6 +786,8 @@ pub struct Timing {
     pub scenario_median_ms: Option<f64>,
     /// A run's time less its scenario's own time.
     pub overhead_median_ms: Option<f64>,
+    /// Of that overhead, the judging of the run.
+    pub judge_median_ms: f64,
 }
 
 impl Timing {
@@ -797,6 +802,7 @@ impl Timing {
             program_median_ms: pick(&|t| Some(t.program_ms), 0.5)?,
             scenario_median_ms: pick(&|t| t.scenario_ms, 0.5),
             overhead_median_ms: pick(&|t| t.scenario_ms.map(|s| t.wall_ms - s), 0.5),
+            judge_median_ms: pick(&|t| Some(t.judge_ms), 0.5)?,
         })
     }
 }

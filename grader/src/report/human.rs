@@ -266,6 +266,33 @@ fn exercise_into(out: &mut String, e: &ExerciseResult, p: Paint) {
     for w in &e.warnings {
         let _ = writeln!(out, "   {} {w}", p.yellow("warning:"));
     }
+    // A situation the scenario never brought about is a property never
+    // put to the test: say so, rather than let a pass claim it. (A
+    // failing exercise has its failures to read first. An exhaustive
+    // search alone tries every schedule at its own small sizes, which
+    // fix what random runs vary, such as who starts first.)
+    let never: Vec<&str> = e
+        .coverage
+        .iter()
+        .filter(|c| c.runs == 0)
+        .map(|c| c.name)
+        .collect();
+    if !never.is_empty() && e.status == ExerciseStatus::Passed && e.runs > 0 {
+        let text = format!(
+            "{} never came up in these {} runs (more runs would put it to the test): {}",
+            if never.len() == 1 {
+                "a situation"
+            } else {
+                "situations"
+            },
+            e.runs,
+            never.join("; ")
+        );
+        let first = format!("   {} ", p.yellow("?"));
+        for line in wrap::hanging(&first, 5, &text, p.width) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
     let mut unjudged: Vec<(&str, usize)> = Vec::new();
     let mut told: Vec<&str> = Vec::new();
     for inv in &e.invariants {

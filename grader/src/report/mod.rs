@@ -54,9 +54,14 @@ pub fn render(session: &Session, format: Format, style: Style) -> String {
     }
 }
 
-/// A failure's details as lines: expected, seen, the trace, the replay.
+/// A failure's details as lines: expected, seen, the run's parameters,
+/// the trace, the replay.
 pub fn failure_lines(f: &Failure) -> Vec<(&'static str, String)> {
     let mut lines = vec![("expected", f.expected.clone()), ("seen", f.seen.clone())];
+    // The run's parameters: the numbers the expectation is made of.
+    if let Some(params) = f.params.as_ref().filter(|p| !p.is_empty()) {
+        lines.push(("params", params.clone()));
+    }
     for e in &f.evidence {
         // A narrated interleaving ends with its conclusion after "→";
         // on its own line it reads as the punchline it is.

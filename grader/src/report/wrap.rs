@@ -98,6 +98,18 @@ fn gaps(s: &str) -> Vec<usize> {
     found
 }
 
+/// The first line of `text`, at most `max` characters (cut with an
+/// ellipsis): a note in a table or a list.
+pub fn first_line(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() <= max {
+        line.to_string()
+    } else {
+        let cut: String = line.chars().take(max - 1).collect();
+        format!("{cut}…")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,19 @@ fn no_panic_alone(run: &RunData) -> Result<Check, Unchecked> {
     if let Some(trouble) = &run.trouble {
         return Ok(Check::broken("no crash", trouble.clone()));
     }
+    // The main process killed by a signal someone in the run sent (a
+    // child's `kill`, say) comes first: the children's panics that follow
+    // ("holder died", a pipe closed) are its consequences. An abort is
+    // the end of a panic, whose message says more, so it waits its turn.
+    let killed_for_hang = run.hung() || run.outcome.ending == Ending::OutputFlood;
+    if let Ending::Signaled { name, .. } = &run.outcome.ending {
+        if !(killed_for_hang && name == "SIGKILL") && name != "SIGABRT" {
+            return Ok(Check::broken(
+                "no crash",
+                format!("the main process was killed by {name}"),
+            ));
+        }
+    }
     if let Ok(report) = &run.report {
         if let Some(first) = report.panics.first() {
             let seen = run.first_panic().unwrap_or_default();
@@ -69,7 +82,6 @@ fn no_panic_alone(run: &RunData) -> Result<Check, Unchecked> {
     {
         return Ok(Check::broken("no crash", run.refused_call_phrase()));
     }
-    let killed_for_hang = run.hung() || run.outcome.ending == Ending::OutputFlood;
     if let Ending::Signaled { name, .. } = &run.outcome.ending {
         if !(killed_for_hang && name == "SIGKILL") {
             return Ok(Check::broken(

@@ -31,11 +31,7 @@ pub const INVARIANTS: &[Invariant] = &[
         "the final balance is the start",
         final_equals_start,
     ),
-    Invariant::every(
-        "acquisitions",
-        "each worker takes the lock once per update",
-        acquisitions,
-    ),
+    Invariant::every("acquisitions", "each worker takes the lock", acquisitions),
     Invariant::every("exclusive", "no two critical sections overlap", exclusive).on_any_run(),
     Invariant::every(
         "update-inside-lock",
@@ -51,10 +47,20 @@ pub const INVARIANTS: &[Invariant] = &[
 ];
 
 /// The situations the scenario brings about, counted over a session.
-pub const COVERAGE: &[Situation] = &[Situation {
-    name: "the lock passed from one worker to the other and back",
-    seen: |run| handovers(run) >= 2,
-}];
+pub const COVERAGE: &[Situation] = &[
+    Situation {
+        name: "the lock passed from one worker to the other and back",
+        seen: |run| handovers(run) >= 2,
+    },
+    Situation {
+        name: "deposit was started first",
+        seen: |run| run.first_started().as_deref() == Some("deposit"),
+    },
+    Situation {
+        name: "withdraw was started first",
+        seen: |run| run.first_started().as_deref() == Some("withdraw"),
+    },
+];
 
 /// How many times the lock went from one worker to the other.
 fn handovers(run: &RunData) -> usize {
@@ -139,26 +145,27 @@ fn worker_pids(run: &RunData) -> Result<Vec<(i32, &'static str)>, Unchecked> {
         .collect()
 }
 
+/// Each worker took the lock at least once. How often is the worker's
+/// choice: once per update is the lesson's way, but one holding around
+/// all of a worker's updates is as correct (only slower), and a program
+/// that takes it for more than the update is judged by what it does under
+/// it ("update-inside-lock"), not by the count.
 fn acquisitions(run: &RunData) -> Result<Check, Unchecked> {
-    let steps = run.param("steps")?;
     let events = run.events_on("lock")?;
     let mut per_worker = Vec::new();
-    let mut total = 0;
+    let mut all_took_it = true;
     for (pid, name) in worker_pids(run)? {
         let n = events
             .iter()
             .filter(|e| e.pid == pid && e.op == "acquire")
-            .count() as i64;
-        total += n;
-        per_worker.push(format!("{name} {n}"));
+            .count();
+        all_took_it &= n > 0;
+        per_worker.push(format!("{name} took it {n} times"));
     }
     Ok(Check::expect(
-        total == 2 * steps,
-        format!(
-            "{} acquisitions ({steps} per worker, one per update)",
-            2 * steps
-        ),
-        format!("{total} ({})", per_worker.join(", ")),
+        all_took_it,
+        "each worker takes the lock given to it",
+        per_worker.join(", "),
     ))
 }
 
@@ -285,22 +292,11 @@ mod tests {
     const LOCK: u32 = 2;
 
     fn bank(events: &[(i32, &str, u32, i64)], fin: i64) -> RunData {
-        run(
+        bank_run(
             "locked-bank",
-            vec![
-                header(
-                    "locked-bank",
-                    &[("start", 600), ("amount", 5), ("steps", 1)],
-                ),
-                worker("deposit", 2, &[("steps", 1)], vec![]),
-                worker("withdraw", 3, &[("steps", 1)], vec![]),
-                summary(
-                    &[("balance", fin)],
-                    &[("deposit", 2), ("withdraw", 3)],
-                    &[("value", "balance"), ("lock", "lock")],
-                    events,
-                ),
-            ],
+            &[("value", "balance"), ("lock", "lock")],
+            events,
+            fin,
         )
     }
 

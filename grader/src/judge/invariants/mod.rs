@@ -64,15 +64,7 @@ impl Invariant {
         name: &'static str,
         check: fn(&RunData) -> Result<Check, Unchecked>,
     ) -> Self {
-        Invariant {
-            id,
-            name,
-            quantifier: Quantifier::Every,
-            on_any_run: false,
-            of_the_ending: false,
-            every_schedule: true,
-            check,
-        }
+        Invariant::new(id, name, Quantifier::Every, check)
     }
 
     /// An invariant that must be seen in some clean run.
@@ -81,10 +73,19 @@ impl Invariant {
         name: &'static str,
         check: fn(&RunData) -> Result<Check, Unchecked>,
     ) -> Self {
+        Invariant::new(id, name, Quantifier::Some, check)
+    }
+
+    const fn new(
+        id: &'static str,
+        name: &'static str,
+        quantifier: Quantifier,
+        check: fn(&RunData) -> Result<Check, Unchecked>,
+    ) -> Self {
         Invariant {
             id,
             name,
-            quantifier: Quantifier::Some,
+            quantifier,
             on_any_run: false,
             of_the_ending: false,
             every_schedule: true,
@@ -345,6 +346,44 @@ pub(crate) mod testing {
             started_ns: 0,
             ended_ns: 0,
         })
+    }
+
+    /// A run of a two-worker bank (`exercise`: unlocked-race or
+    /// locked-bank): start 600, amount 5, one step each; `deposit` is pid 2
+    /// and `withdraw` pid 3; `objects` as [`summary`] takes them.
+    pub fn bank_run(
+        exercise: &str,
+        objects: &[(&str, &str)],
+        events: &[(i32, &str, u32, i64)],
+        fin: i64,
+    ) -> RunData {
+        run(
+            exercise,
+            vec![
+                header(exercise, &[("start", 600), ("amount", 5), ("steps", 1)]),
+                worker("deposit", 2, &[("steps", 1)], vec![]),
+                worker("withdraw", 3, &[("steps", 1)], vec![]),
+                summary(
+                    &[("balance", fin)],
+                    &[("deposit", 2), ("withdraw", 3)],
+                    objects,
+                    events,
+                ),
+            ],
+        )
+    }
+
+    /// One trace event, at time `seq`.
+    pub fn event(seq: u64, pid: i32, op: &str, object: u32, value: i64) -> course_report::Event {
+        course_report::Event {
+            seq,
+            pid,
+            op: op.into(),
+            object,
+            value,
+            t: seq,
+            off_schedule: false,
+        }
     }
 
     /// A summary with these finals, children (name, pid), objects (kind,

@@ -40,6 +40,14 @@ pub const INVARIANTS: &[Invariant] = &[
 /// The situations the scenario brings about, counted over a session.
 pub const COVERAGE: &[Situation] = &[
     Situation {
+        name: "P1 was started first",
+        seen: |run| run.first_started().as_deref() == Some("P1"),
+    },
+    Situation {
+        name: "P2 was started first",
+        seen: |run| run.first_started().as_deref() == Some("P2"),
+    },
+    Situation {
         name: "both children took items",
         seen: |run| takers(run).len() == 2,
     },

@@ -52,13 +52,13 @@ pub const INVARIANTS: &[Invariant] = &[
     .on_any_run(),
     Invariant::every(
         "probe-not-owner",
-        "a release by a process that does not own the lock is refused (NotOwner) and changes nothing",
+        "a release by a process that does not own the lock is refused (NotOwner, with a message) and changes nothing",
         not_owner,
     )
     .on_any_run(),
     Invariant::every(
         "probe-extra-release",
-        "a release of a free lock is refused (NotHeld) and changes nothing",
+        "a release of a free lock is refused (NotHeld, with a message) and changes nothing",
         not_held,
     )
     .on_any_run(),
@@ -412,5 +412,65 @@ mod tests {
         };
         assert!(v.seen.contains("NotOwner"), "{v:?}");
         let _ = ACQUIRE;
+    }
+
+    #[test]
+    fn an_accessor_is_judged_by_its_answer_not_by_how_it_got_it() {
+        const OWNER_OF: u32 = 7;
+        let mut ev = take(2, 2);
+        ev.extend([
+            // depth() of a free lock, worked out from the owner alone.
+            (2, "call", DEPTH_OF, 0),
+            (2, "load", OWNER, 0),
+            (2, "return", DEPTH_OF, 0),
+            // owner() of a free lock: None, traced as -1.
+            (2, "call", OWNER_OF, 0),
+            (2, "return", OWNER_OF, -1),
+        ]);
+        assert_eq!(accessors(&rlock_run(ev.clone())).unwrap(), Check::Held);
+
+        // Some(0) is not None.
+        ev.extend([(2, "call", OWNER_OF, 0), (2, "return", OWNER_OF, 0)]);
+        let Check::Broken(v) = accessors(&rlock_run(ev)).unwrap() else {
+            panic!()
+        };
+        assert!(v.seen.contains("owner() answered Some(0)"), "{v:?}");
+        assert!(v.expected.contains("None"), "{v:?}");
+    }
+
+    #[test]
+    fn an_accessor_may_answer_any_value_the_lock_had_during_the_call() {
+        // P2 asks the depth while P1 takes the lock: 0 before, 1 after;
+        // both answers are true at some moment of the call, 2 never is.
+        let call_around_take = |answer: i64| {
+            let mut ev = vec![(3, "call", DEPTH_OF, 0)];
+            ev.extend(take(2, 1).into_iter().take(3));
+            ev.push((3, "return", DEPTH_OF, answer));
+            accessors(&rlock_run(ev)).unwrap()
+        };
+        assert_eq!(call_around_take(0), Check::Held);
+        assert_eq!(call_around_take(1), Check::Held);
+        assert!(matches!(call_around_take(2), Check::Broken(_)));
+    }
+
+    #[test]
+    fn a_release_during_the_owners_last_release_may_find_the_lock_free() {
+        // P2 releases while P1 holds the lock at depth 1; P1 lets go during
+        // P2's call, and P2 then reads owner 0: NotHeld is as right as
+        // NotOwner. A NotHeld while P1 owned it all along is not.
+        let not_owner_by = |p1_lets_go: bool, answer: i64| {
+            let mut ev: Vec<_> = take(2, 1).into_iter().take(3).collect();
+            ev.push((3, "call", RELEASE, 0));
+            if p1_lets_go {
+                ev.extend([(2, "store", DEPTH, 0), (2, "store", OWNER, 0)]);
+            }
+            ev.extend([(3, "load", OWNER, 0), (3, "return", RELEASE, answer)]);
+            not_owner(&rlock_run(ev)).unwrap()
+        };
+        let refused = 1 | (2 << 8) | (3 << 32);
+        assert_eq!(not_owner_by(true, 2), Check::Held);
+        assert_eq!(not_owner_by(true, refused), Check::Held);
+        assert_eq!(not_owner_by(false, refused), Check::Held);
+        assert!(matches!(not_owner_by(false, 2), Check::Broken(_)));
     }
 }

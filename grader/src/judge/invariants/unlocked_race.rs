@@ -44,13 +44,23 @@ pub const INVARIANTS: &[Invariant] = &[
 ];
 
 /// The situations the scenario brings about, counted over a session.
-pub const COVERAGE: &[Situation] = &[Situation {
-    name: "an update was lost",
-    seen: |run| {
-        run.events_on("balance")
-            .is_ok_and(|events| first_lost_update(&events).is_some())
+pub const COVERAGE: &[Situation] = &[
+    Situation {
+        name: "an update was lost",
+        seen: |run| {
+            run.events_on("balance")
+                .is_ok_and(|events| first_lost_update(&events).is_some())
+        },
     },
-}];
+    Situation {
+        name: "deposit was started first",
+        seen: |run| run.first_started().as_deref() == Some("deposit"),
+    },
+    Situation {
+        name: "withdraw was started first",
+        seen: |run| run.first_started().as_deref() == Some("withdraw"),
+    },
+];
 
 /// The final balances over the session.
 pub const DISTRIBUTIONS: &[Distribution] = &[Distribution {
@@ -199,23 +209,7 @@ mod tests {
     use crate::judge::invariants::testing::*;
 
     fn race(events: &[(i32, &str, u32, i64)], fin: i64) -> RunData {
-        run(
-            "unlocked-race",
-            vec![
-                header(
-                    "unlocked-race",
-                    &[("start", 600), ("amount", 5), ("steps", 1)],
-                ),
-                worker("deposit", 2, &[("steps", 1)], vec![]),
-                worker("withdraw", 3, &[("steps", 1)], vec![]),
-                summary(
-                    &[("balance", fin)],
-                    &[("deposit", 2), ("withdraw", 3)],
-                    &[("value", "balance")],
-                    events,
-                ),
-            ],
-        )
+        bank_run("unlocked-race", &[("value", "balance")], events, fin)
     }
 
     #[test]
