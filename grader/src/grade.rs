@@ -884,6 +884,7 @@ fn session(
         time_scale: opts.time_scale,
         cpus: cpus(),
         mode_override: opts.mode,
+        bound: (opts.mode == Some(ModeKind::Exhaustive)).then_some(opts.bound),
         exercises,
         unknown: opts.unknown.clone(),
         ignored_files: ignored,

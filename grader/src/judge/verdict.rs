@@ -891,6 +891,10 @@ pub struct Session {
     pub cpus: usize,
     /// The mode given with `--mode`, if any.
     pub mode_override: Option<ModeKind>,
+    /// The most preemptions the exhaustive search tried, when there was
+    /// one (`--mode exhaustive`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bound: Option<u32>,
     /// Every exercise graded.
     pub exercises: Vec<ExerciseResult>,
     /// Names given that are no exercise.

@@ -37,14 +37,14 @@ pub fn header(s: &Session, p: Paint) -> String {
         Some(m) => format!("mode {} for all", m.name()),
         None => "each exercise in its default mode".into(),
     };
-    let _ = writeln!(
-        out,
-        "{}",
-        p.bold(&format!(
-            "Grading {what}: {} runs each, seed {}, {mode}",
-            s.runs, s.seed
-        ))
-    );
+    let how = match s.bound {
+        Some(k) => format!(
+            "every schedule with {} at each exercise's small sizes",
+            super::at_most(k)
+        ),
+        None => format!("{} runs each, seed {}, {mode}", s.runs, s.seed),
+    };
+    let _ = writeln!(out, "{}", p.bold(&format!("Grading {what}: {how}")));
     let _ = writeln!(
         out,
         "{}",

@@ -116,6 +116,15 @@ pub fn failure_summary(inv: &InvariantResult, f: &Failure, e: &ExerciseResult) -
     }
 }
 
+/// "no preemption", "≤ 1 preemption", "≤ 2 preemptions".
+pub fn at_most(k: u32) -> String {
+    match k {
+        0 => "no preemption".to_string(),
+        1 => "≤ 1 preemption".to_string(),
+        k => format!("≤ {k} preemptions"),
+    }
+}
+
 /// "no preemption", "1 preemption", "3 preemptions".
 pub fn preemptions(n: u32) -> String {
     match n {

@@ -161,23 +161,21 @@ pub struct Found {
 }
 
 impl SearchResult {
-    /// "every schedule with ≤ 2 preemptions at 2 steps each (46 runs),
-    /// and every schedule with no preemption at 10 steps each (3 runs)".
+    /// "all 301 schedules with ≤ 2 preemptions at 2 steps each, and all 4
+    /// with no preemption at 10 steps each".
     pub fn extent(&self) -> String {
         let parts: Vec<String> = self
             .sizes
             .iter()
-            .map(|s| {
-                let with = match s.bound {
-                    0 => "no preemption".to_string(),
-                    1 => "≤ 1 preemption".to_string(),
-                    k => format!("≤ {k} preemptions"),
+            .enumerate()
+            .map(|(i, s)| {
+                let with = crate::report::at_most(s.bound);
+                let all = match (s.schedules, i) {
+                    (1, _) => "the 1 schedule".to_string(),
+                    (n, 0) => format!("all {n} schedules"),
+                    (n, _) => format!("all {n}"),
                 };
-                let runs = match s.schedules {
-                    1 => "1 run".to_string(),
-                    n => format!("{n} runs"),
-                };
-                format!("every schedule with {with} at {} ({runs})", s.name)
+                format!("{all} with {with} at {}", s.name)
             })
             .collect();
         parts.join(", and ")

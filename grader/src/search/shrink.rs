@@ -10,9 +10,10 @@
 //!    preempts. Keeping only the first N of the run's non-default choices
 //!    (found by bisection) drops everything after the failure was
 //!    settled.
-//! 2. **Preemptions.** Each remaining non-default choice, preemptions
-//!    first, is put back to the default, one at a time; the change stays
-//!    if the run still fails.
+//! 2. **Preemptions.** The remaining non-default choices are put back
+//!    to the default, half of them at a time, then a quarter, and so on
+//!    down to one at a time (delta debugging); a change stays if the run
+//!    still fails.
 //!
 //! Both are repeated until nothing more goes (or the budget of runs is
 //! spent). A candidate is kept only if it is simpler: fewer preemptions,
@@ -30,7 +31,7 @@ use crate::run::interrupt;
 use crate::run::runner::{self, Plan};
 
 /// The most runs one shrinking may make.
-pub const BUDGET: usize = 150;
+pub const BUDGET: usize = 200;
 
 /// A failing run, shrunk.
 #[derive(Clone, Debug)]
@@ -144,27 +145,47 @@ impl Shrinker<'_> {
         }
     }
 
-    /// Puts each non-default choice back to the default in turn,
-    /// preemptions first, keeping the changes that still fail.
+    /// Puts the non-default choices back to the default, a chunk at a
+    /// time (half of them, then quarters, and so on down to one at a
+    /// time, as delta debugging does), keeping each change that still
+    /// fails: a race that needs one preemption among hundreds is found in
+    /// a few dozen runs.
     fn remove(&mut self, mut best: Tried) -> Tried {
-        let mut i = 0;
+        let mut chunk = deviations(&best.choices).len().div_ceil(2).max(1);
         loop {
-            let mut order = deviations(&best.choices);
-            order.sort_by_key(|&d| !best.choices[d].preempts(best.choices[d].chosen));
-            let Some(&d) = order.get(i) else {
-                return best;
-            };
-            let mut prefix = best.prefix.clone();
-            prefix[d] = best.choices[d].default;
-            match self.attempt(&prefix) {
-                Some(t) if t.size() < best.size() => {
-                    best = t;
-                    i = 0;
+            let devs = deviations(&best.choices);
+            let mut improved = false;
+            let mut start = 0;
+            while start < devs.len() {
+                let end = (start + chunk).min(devs.len());
+                let mut prefix = best.prefix.clone();
+                for &d in &devs[start..end] {
+                    if let Some(c) = prefix.get_mut(d) {
+                        *c = best.choices[d].default;
+                    }
                 }
-                _ => i += 1,
+                match self.attempt(&prefix) {
+                    Some(t) if t.size() < best.size() => {
+                        best = t;
+                        improved = true;
+                        break;
+                    }
+                    _ => start = end,
+                }
+                if self.runs >= BUDGET || interrupt::interrupted() {
+                    return best;
+                }
             }
-            if self.runs >= BUDGET || interrupt::interrupted() {
+            let left = deviations(&best.choices).len();
+            if left == 0 {
                 return best;
+            }
+            if improved {
+                chunk = chunk.min(left.div_ceil(2)).max(1);
+            } else if chunk == 1 {
+                return best;
+            } else {
+                chunk = chunk.div_ceil(2);
             }
         }
     }
