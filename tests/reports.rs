@@ -255,6 +255,8 @@ fn failure_details_are_wrapped_to_the_width_with_their_indentation() {
     let details: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("       ") && !l.trim_start().starts_with("replay"))
+        // A word longer than the line (a replay's schedule) is kept whole.
+        .filter(|l| l.trim().contains(' '))
         .collect();
     assert!(!details.is_empty(), "{text}");
     for line in &details {
