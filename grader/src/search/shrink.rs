@@ -16,8 +16,15 @@
 //!    still fails.
 //!
 //! Both are repeated until nothing more goes (or the budget of runs is
-//! spent). A candidate is kept only if it is simpler: fewer preemptions,
-//! then fewer non-default choices, then a shorter prefix. Every schedule
+//! spent). Then, if more than one preemption is left:
+//!
+//! 3. **Fewer preemptions, from scratch.** The schedules of the run's own
+//!    size with fewer preemptions are tried as the exhaustive search
+//!    tries them (none, then one, shortest first) until one fails: a
+//!    lost update needs one preemption, wherever the random run had it.
+//!
+//! A candidate is kept only if it is simpler: fewer preemptions, then
+//! fewer non-default choices, then a shorter prefix. Every schedule
 //! shown is one that was run and failed, so a shrunk failure is never a
 //! schedule that passes.
 
@@ -30,8 +37,9 @@ use crate::judge::verdict::Place;
 use crate::run::interrupt;
 use crate::run::runner::{self, Plan};
 
-/// The most runs one shrinking may make.
-pub const BUDGET: usize = 200;
+/// The most runs one shrinking may make (half of them before it tries
+/// fewer preemptions from scratch).
+pub const BUDGET: usize = 400;
 
 /// A failing run, shrunk.
 #[derive(Clone, Debug)]
@@ -84,13 +92,21 @@ struct Shrinker<'a> {
     invariant: &'a Invariant,
     config: RunConfig,
     runs: usize,
+    /// The runs it may have made by the end of the current phase.
+    limit: usize,
 }
 
 impl Shrinker<'_> {
     /// Runs `prefix` (then the default); the run if it still breaks the
     /// invariant.
     fn attempt(&mut self, prefix: &[u8]) -> Option<Tried> {
-        if self.runs >= BUDGET || interrupt::interrupted() {
+        self.run_prefix(prefix)?.1
+    }
+
+    /// Runs `prefix` (then the default): the choices the run had, and the
+    /// run if it broke the invariant. None once the budget is spent.
+    fn run_prefix(&mut self, prefix: &[u8]) -> Option<(Vec<Choice>, Option<Tried>)> {
+        if self.runs >= self.limit || interrupt::interrupted() {
             return None;
         }
         self.runs += 1;
@@ -99,17 +115,46 @@ impl Shrinker<'_> {
             ..self.config.clone()
         };
         let run = runner::run_with(self.plan, 0, config);
-        let clean = common::clean(&run);
-        let Ok(Check::Broken(violation)) = judge(self.invariant, &run, &clean) else {
-            return None;
-        };
         let choices = run.choices()?.to_vec();
-        Some(Tried {
-            prefix: tree::minimal_prefix(&choices),
-            choices,
-            violation,
-            run,
-        })
+        let clean = common::clean(&run);
+        let tried = match judge(self.invariant, &run, &clean) {
+            Ok(Check::Broken(violation)) => Some(Tried {
+                prefix: tree::minimal_prefix(&choices),
+                choices: choices.clone(),
+                violation,
+                run,
+            }),
+            _ => None,
+        };
+        Some((choices, tried))
+    }
+
+    /// Looks for a schedule with fewer preemptions than `best` has, as
+    /// the exhaustive search does but at the run's own size: the schedule
+    /// that never preempts, then those with one preemption, shortest
+    /// first, and so on, until one fails or the budget is spent.
+    fn bounded(&mut self, best: Tried) -> Tried {
+        let most = tree::preemptions(&best.choices);
+        let mut queue = vec![tree::Node::root()];
+        while !queue.is_empty() {
+            // The simplest first: fewest preemptions, then shortest.
+            queue.sort_by(|a, b| b.key().cmp(&a.key()));
+            let Some(node) = queue.pop() else { break };
+            if node.preemptions >= most {
+                break;
+            }
+            let Some((choices, tried)) = self.run_prefix(&node.prefix) else {
+                break;
+            };
+            if let Some(t) = tried {
+                if t.size() < best.size() {
+                    return t;
+                }
+                continue;
+            }
+            queue.extend(node.children(&choices, None, most - 1));
+        }
+        best
     }
 
     /// Keeps only the first non-default choices that still fail.
@@ -135,7 +180,7 @@ impl Shrinker<'_> {
                 }
                 None => lo = mid + 1,
             }
-            if self.runs >= BUDGET {
+            if self.runs >= self.limit {
                 break;
             }
         }
@@ -172,7 +217,7 @@ impl Shrinker<'_> {
                     }
                     _ => start = end,
                 }
-                if self.runs >= BUDGET || interrupt::interrupted() {
+                if self.runs >= self.limit || interrupt::interrupted() {
                     return best;
                 }
             }
@@ -205,6 +250,7 @@ pub fn shrink(
         invariant,
         config: config.clone(),
         runs: 0,
+        limit: BUDGET / 2,
     };
     let full = schedule::parse(schedule).ok()?;
     let first = s.attempt(&full)?;
@@ -217,9 +263,15 @@ pub fn shrink(
         let before = best.size();
         best = s.truncate(best);
         best = s.remove(best);
-        if best.size() >= before || s.runs >= BUDGET || interrupt::interrupted() {
+        if best.size() >= before || s.runs >= s.limit || interrupt::interrupted() {
             break;
         }
+    }
+    if tree::preemptions(&best.choices) > 1 {
+        s.limit = BUDGET;
+        best = s.bounded(best);
+        best = s.truncate(best);
+        best = s.remove(best);
     }
     let preempted = explain::preemptions(&best.run, &best.choices);
     Some(Shrunk {
