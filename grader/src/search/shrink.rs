@@ -20,8 +20,9 @@
 //!
 //! 3. **Fewer preemptions, from scratch.** The schedules of the run's own
 //!    size with fewer preemptions are tried as the exhaustive search
-//!    tries them (none, then one, shortest first) until one fails: a
-//!    lost update needs one preemption, wherever the random run had it.
+//!    tries them (none, then one, the shortest and the longest in turn)
+//!    until one fails: a lost update needs one preemption, wherever the
+//!    random run had it.
 //!
 //! A candidate is kept only if it is simpler: fewer preemptions, then
 //! fewer non-default choices, then a shorter prefix. Every schedule
@@ -136,10 +137,19 @@ impl Shrinker<'_> {
     fn bounded(&mut self, best: Tried) -> Tried {
         let most = tree::preemptions(&best.choices);
         let mut queue = vec![tree::Node::root()];
+        let mut from_the_end = false;
         while !queue.is_empty() {
-            // The simplest first: fewest preemptions, then shortest.
-            queue.sort_by(|a, b| b.key().cmp(&a.key()));
-            let Some(node) = queue.pop() else { break };
+            // Fewest preemptions first; within those, the shortest and the
+            // longest in turn: a lost update can be made at the first
+            // step, a drain's last item raced for only at the end.
+            queue.sort_by(|a, b| a.key().cmp(&b.key()));
+            let level = queue[0].preemptions;
+            let at = match from_the_end {
+                true => queue.iter().rposition(|n| n.preemptions == level),
+                false => Some(0),
+            };
+            from_the_end = !from_the_end;
+            let node = queue.remove(at.unwrap_or(0));
             if node.preemptions >= most {
                 break;
             }
