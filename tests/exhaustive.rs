@@ -293,3 +293,44 @@ fn the_replay_of_a_minimal_counterexample_reproduces_it_100_times_out_of_100() {
         assert_eq!(again, first, "replay {n} differs from the first");
     }
 }
+
+#[test]
+fn the_verdict_is_in_every_report_format() {
+    let text = |format: &str| {
+        let out = grader()
+            .args([
+                "2",
+                "--solutions",
+                "--mode",
+                "exhaustive",
+                "--format",
+                format,
+            ])
+            .assert()
+            .code(0)
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).unwrap()
+    };
+    let verified = "verified: all ";
+    let human = text("human");
+    assert!(human.contains(verified), "{human}");
+    assert!(
+        human.contains(" schedules with ≤ 2 preemptions at "),
+        "{human}"
+    );
+    let junit = text("junit");
+    assert!(
+        junit.contains("<property name=\"schedules\" value=\""),
+        "{junit}"
+    );
+    assert!(junit.contains(verified), "{junit}");
+    let gradescope: Value = serde_json::from_str(&text("gradescope")).unwrap();
+    let said = gradescope["output"].as_str().unwrap();
+    assert!(said.contains(verified), "{said}");
+    let report: Value = serde_json::from_str(&text("json")).unwrap();
+    let s = &only(&report)["search"];
+    assert_eq!(s["verified"], true);
+    assert!(s["schedules"].as_u64().unwrap() > 0);
+}
