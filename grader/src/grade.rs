@@ -819,10 +819,16 @@ fn shrink_failures(
     done: &mut Finished,
     opts: &Options,
 ) {
+    // One budget for the exercise, spent in the invariants' order: the
+    // first failure, the one the headline names, first.
+    let mut left = shrink::BUDGET;
     for (result, inv) in done.invariants.iter_mut().zip(invariants) {
         let Some(f) = result.failure.as_mut() else {
             continue;
         };
+        if left < 8 {
+            break;
+        }
         let (Some(run), Some(schedule)) = (f.run, f.schedule.clone()) else {
             continue;
         };
@@ -830,9 +836,11 @@ fn shrink_failures(
             continue;
         }
         let config = plan.config(run);
-        let Some(s) = shrink::shrink(plan, inv, &config, &schedule) else {
+        let Some(s) = shrink::shrink(plan, inv, &config, &schedule, left) else {
+            left = left.saturating_sub(1);
             continue;
         };
+        left = left.saturating_sub(s.runs);
         let shrink::Shrunk {
             place,
             violation,

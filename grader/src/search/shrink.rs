@@ -38,8 +38,9 @@ use crate::judge::verdict::Place;
 use crate::run::interrupt;
 use crate::run::runner::{self, Plan};
 
-/// The most runs one shrinking may make (half of them before it tries
-/// fewer preemptions from scratch).
+/// The most runs the shrinking of one exercise's failures may make, all
+/// of them together (each shrinking makes half of what it may before it
+/// tries fewer preemptions from scratch).
 pub const BUDGET: usize = 400;
 
 /// A failing run, shrunk.
@@ -249,18 +250,20 @@ impl Shrinker<'_> {
 /// Shrinks the run of `config` whose schedule was `schedule` (a full
 /// schedule string), which broke `invariant`. None if its replay does not
 /// fail the same way (a program that does not behave the same twice).
+/// It makes at most `budget` runs.
 pub fn shrink(
     plan: &Plan,
     invariant: &Invariant,
     config: &RunConfig,
     schedule: &str,
+    budget: usize,
 ) -> Option<Shrunk> {
     let mut s = Shrinker {
         plan,
         invariant,
         config: config.clone(),
         runs: 0,
-        limit: BUDGET / 2,
+        limit: budget / 2,
     };
     let full = schedule::parse(schedule).ok()?;
     let first = s.attempt(&full)?;
@@ -278,7 +281,7 @@ pub fn shrink(
         }
     }
     if tree::preemptions(&best.choices) > 1 {
-        s.limit = BUDGET;
+        s.limit = budget;
         best = s.bounded(best);
         best = s.truncate(best);
         best = s.remove(best);
