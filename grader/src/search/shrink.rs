@@ -24,7 +24,9 @@
 //!    until one fails: a lost update needs one preemption, wherever the
 //!    random run had it.
 //!
-//! A candidate is kept only if it is simpler: fewer preemptions, then
+//! A run that had to be killed at its deadline ends the shrinking: each
+//! further try could cost as much. A candidate is kept only if it is
+//! simpler: fewer preemptions, then
 //! fewer non-default choices, then a shorter prefix. Every schedule
 //! shown is one that was run and failed, so a shrunk failure is never a
 //! schedule that passes.
@@ -117,6 +119,12 @@ impl Shrinker<'_> {
             ..self.config.clone()
         };
         let run = runner::run_with(self.plan, 0, config);
+        if run.hung() {
+            // Killed at its deadline: each try would cost as much again.
+            // The shrinking ends here, with what it has.
+            self.limit = self.runs;
+            return None;
+        }
         let choices = run.choices()?.to_vec();
         let clean = common::clean(&run);
         let tried = match judge(self.invariant, &run, &clean) {
