@@ -39,6 +39,7 @@ use crate::judge::run::RunData;
 use crate::judge::verdict::Place;
 use crate::run::interrupt;
 use crate::run::runner::{self, Plan};
+use crate::run::supervise::Ending;
 
 /// The most runs the shrinking of one exercise's failures may make, all
 /// of them together (each shrinking makes half of what it may before it
@@ -119,7 +120,7 @@ impl Shrinker<'_> {
             ..self.config.clone()
         };
         let run = runner::run_with(self.plan, 0, config);
-        if run.hung() {
+        if run.outcome.ending == Ending::TimedOut {
             // Killed at its deadline: each try would cost as much again.
             // The shrinking ends here, with what it has.
             self.limit = self.runs;
