@@ -77,6 +77,8 @@ pub struct Options {
     pub timeout: Duration,
     /// A mode for every exercise instead of each one's default.
     pub mode: Option<ModeKind>,
+    /// The most preemptions the exhaustive search tries.
+    pub bound: u32,
     /// The factor pauses are scaled by, if given.
     pub time_scale: Option<f64>,
     /// Each exercise build's deadline.
@@ -93,6 +95,7 @@ impl Options {
             runs: self.runs,
             seed: self.seed,
             mode: self.mode.map(|m| m.name().to_string()),
+            bound: Some(self.bound),
             timeout_secs: self.timeout.as_secs_f64(),
             time_scale: self.time_scale,
         }
@@ -309,6 +312,8 @@ fn grade_one(
         jobs: 1,
         timeout: opts.timeout,
         mode: opts.mode,
+        bound: opts.bound,
+        reduce: true,
         time_scale: opts.time_scale,
         progress: false,
         build_timeout: opts.build_timeout,

@@ -43,6 +43,30 @@ pub struct Exercise {
     /// The situations its scenario is meant to bring about, counted over
     /// a session: each must happen in some run at default settings.
     pub coverage: &'static [Situation],
+    /// The sizes the exhaustive search tries every schedule at, smallest
+    /// first.
+    pub sizes: &'static [Size],
+}
+
+/// A size the exhaustive search runs an exercise at.
+#[derive(Debug)]
+pub struct Size {
+    /// What it is, in a few words ("2 steps each").
+    pub name: &'static str,
+    /// Its parameters.
+    pub params: fn() -> Params,
+    /// The most preemptions searched at this size, whatever the bound
+    /// asked: a longer run has many more places to preempt, so a size
+    /// that is there for a bug that needs no preemption at all (one that
+    /// shows only at the tenth step) is searched no deeper than that.
+    pub max_preemptions: Option<u32>,
+}
+
+impl Size {
+    /// The bound this size is searched to in a session bounded by `bound`.
+    pub fn bound(&self, bound: u32) -> u32 {
+        self.max_preemptions.map_or(bound, |m| m.min(bound))
+    }
 }
 
 /// The exercises, in order.
@@ -58,6 +82,11 @@ pub const EXERCISES: &[Exercise] = &[
         concurrent: false,
         params: params::bank,
         coverage: sequential_bank::COVERAGE,
+        sizes: &[Size {
+            name: "3 steps",
+            params: params::small_sequential_bank,
+            max_preemptions: None,
+        }],
     },
     Exercise {
         number: 2,
@@ -70,6 +99,11 @@ pub const EXERCISES: &[Exercise] = &[
         concurrent: true,
         params: params::two_workers,
         coverage: unlocked_race::COVERAGE,
+        sizes: &[Size {
+            name: "2 steps each",
+            params: params::small_bank,
+            max_preemptions: None,
+        }],
     },
     Exercise {
         number: 3,
@@ -82,6 +116,18 @@ pub const EXERCISES: &[Exercise] = &[
         concurrent: true,
         params: params::two_workers,
         coverage: locked_bank::COVERAGE,
+        sizes: &[
+            Size {
+                name: "2 steps each",
+                params: params::small_bank,
+                max_preemptions: None,
+            },
+            Size {
+                name: "10 steps each",
+                params: params::ten_step_bank,
+                max_preemptions: Some(0),
+            },
+        ],
     },
     Exercise {
         number: 4,
@@ -94,6 +140,11 @@ pub const EXERCISES: &[Exercise] = &[
         concurrent: true,
         params: params::queue,
         coverage: queue_drain::COVERAGE,
+        sizes: &[Size {
+            name: "3 items",
+            params: params::small_queue,
+            max_preemptions: None,
+        }],
     },
     Exercise {
         number: 5,
@@ -106,6 +157,18 @@ pub const EXERCISES: &[Exercise] = &[
         concurrent: true,
         params: params::reentrant,
         coverage: reentrant_lock::COVERAGE,
+        sizes: &[
+            Size {
+                name: "depth 2, the intruder while the parent holds it",
+                params: params::small_reentrant_parent_probe,
+                max_preemptions: None,
+            },
+            Size {
+                name: "depth 2, the intruder while a child holds it",
+                params: params::small_reentrant_child_probe,
+                max_preemptions: None,
+            },
+        ],
     },
 ];
 

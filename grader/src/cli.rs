@@ -197,6 +197,17 @@ pub struct RunArgs {
     /// operating system shows in too few runs to grade on).
     #[arg(long, value_enum, value_name = "MODE")]
     pub mode: Option<ModeKind>,
+    /// The most preemptions the exhaustive search tries: every schedule
+    /// with none, then every one with one, and so on up to K, at each
+    /// exercise's small sizes. A preemption is a switch to another
+    /// process while the running one could have gone on.
+    #[arg(long, value_name = "K", default_value_t = crate::grade::DEFAULT_BOUND, value_parser = clap::value_parser!(u32).range(0..=8))]
+    pub bound: u32,
+    /// Run every schedule of the exhaustive search, even those that reach
+    /// a state already searched from (for measuring what skipping them
+    /// saves; the verdicts are the same).
+    #[arg(long)]
+    pub no_reduction: bool,
     /// Deadline of each run, in seconds. A run still going then is killed
     /// with its whole process tree and counted as a hang.
     #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = positive_seconds)]
@@ -326,7 +337,15 @@ pub struct BatchArgs {
     process; 1, 2, ... are its children, in the order they were started. So 1x2.0.2 reads: \
     child 1 ran at two points in a row, then the main process, then child 2. A replay \
     prints the run's schedule at its end, and the JSON report gives it for each failure \
-    (`failure.schedule`); --schedule follows one, choice by choice.\n\n\
+    (`failure.schedule`); --schedule follows one, choice by choice. \
+    A schedule need not go to the end of the run: past its last choice, the scheduler never \
+    preempts (the running process goes on until it blocks, pauses or ends; at a pause the next \
+    process in turn runs). So a counterexample's schedule stops at its last preemption, and \
+    --schedule '' is the schedule that never preempts.\n\n\
+    The exhaustive search:\n  \
+    With --mode exhaustive the grader runs every \
+    schedule with at most K preemptions (--bound) at each exercise's small sizes. Its \
+    counterexamples replay with --size N, the size's number, and --schedule.\n\n\
     The trace:\n  \
     One line per stretch that a process ran uninterrupted: the event number it starts at, \
     the process, and its operations. The runtime's own internal locks (the ones inside a \
@@ -335,7 +354,8 @@ pub struct BatchArgs {
     Examples:\n  \
     cargo grade replay locked-bank --seed 1237\n  \
     cargo grade replay 3 --seed 1237 --full\n  \
-    cargo grade replay 3 --seed 1237 --schedule 1x2.0.2x3"
+    cargo grade replay 3 --seed 1237 --schedule 1x2.0.2x3\n  \
+    cargo grade replay 3 --size 1 --schedule 0x4.2"
 )]
 pub struct ReplayArgs {
     /// The exercise, by name (locked-bank) or number (3).
@@ -343,8 +363,14 @@ pub struct ReplayArgs {
     pub exercise: String,
     /// The seed of the run to replay, as a failure's "replay" line gives
     /// it. With --schedule, it still chooses the run's parameters.
-    #[arg(long, value_name = "SEED", required_unless_present = "schedule")]
+    #[arg(long, value_name = "SEED", required_unless_present_any = ["schedule", "size"])]
     pub seed: Option<u64>,
+    /// Replay a schedule of the exhaustive search, at its size N (a
+    /// counterexample's "replay" line gives it): the size's parameters,
+    /// and --schedule's choices (without it, the schedule that never
+    /// preempts).
+    #[arg(long, value_name = "N", conflicts_with = "seed", value_parser = clap::value_parser!(u64).range(1..=16))]
+    pub size: Option<u64>,
     /// Follow this schedule instead of the seed's choices (see "The
     /// schedule" below).
     #[arg(long, value_name = "SCHEDULE")]

@@ -17,13 +17,15 @@ use crate::catalog::{Exercise, Source};
 use crate::course::Course;
 use crate::judge::invariants::Invariant;
 use crate::judge::verdict::{
-    self, BuildResult, ExerciseResult, ExerciseStatus, Session, Tally, SCHEMA,
+    self, BuildResult, ExerciseResult, ExerciseStatus, Finished, Place, Session, ShrunkFrom, Tally,
+    SCHEMA,
 };
 use crate::mode::ModeKind;
 use crate::report::term::Progress;
 use crate::run::interrupt;
 use crate::run::runner::{self, Plan};
 use crate::run::sweep;
+use crate::search::{self, shrink};
 
 /// What to grade, and how.
 #[derive(Clone, Debug)]
@@ -44,6 +46,11 @@ pub struct Options {
     pub timeout: Duration,
     /// A mode for every exercise instead of each one's default.
     pub mode: Option<ModeKind>,
+    /// The most preemptions the exhaustive search tries.
+    pub bound: u32,
+    /// Whether the search skips the schedules that reach a state already
+    /// searched from.
+    pub reduce: bool,
     /// The factor pauses are scaled by, if given.
     pub time_scale: Option<f64>,
     /// Whether to draw a progress bar.
@@ -59,26 +66,74 @@ pub struct Options {
     pub sandbox: bool,
 }
 
+/// The most preemptions the exhaustive search tries by default.
+pub const DEFAULT_BOUND: u32 = 2;
+
 impl Options {
-    /// The mode an exercise's runs use.
+    /// The mode an exercise's random runs use (`exhaustive` when it has
+    /// none, only the search).
     pub fn mode_for(&self, e: &Exercise) -> ModeKind {
         self.mode.unwrap_or(e.default_mode)
     }
 
-    /// The command that replays one run of `e`.
-    pub fn replay_command(&self, e: &Exercise, seed: u64) -> Option<String> {
-        let mode = self.mode_for(e);
-        if mode == ModeKind::Free {
-            return None;
-        }
+    /// Whether `e` is searched exhaustively: with `--mode exhaustive`.
+    /// (Not by default: the random runs at the lesson's sizes catch every
+    /// known-bad variant in a fraction of the time; see the README's
+    /// figures.)
+    pub fn searches(&self, e: &Exercise) -> bool {
+        !e.sizes.is_empty() && self.mode == Some(ModeKind::Exhaustive)
+    }
+
+    /// Whether `e` gets random runs too: always, but with `--mode
+    /// exhaustive`.
+    pub fn samples(&self) -> bool {
+        self.mode != Some(ModeKind::Exhaustive)
+    }
+
+    /// The command that replays one run of `e` (with `place`, its
+    /// schedule of a search, or its shrunk schedule).
+    pub fn replay_command(&self, e: &Exercise, seed: u64, place: Option<&Place>) -> Option<String> {
         // The command a student runs in their own checkout: a submission
         // is graded as that checkout's own `cargo grade` grades it, so it
         // names no path of the grading machine (the human report tells an
         // instructor to add `--workspace`).
-        let mut cmd = format!("cargo grade replay {} --seed {seed}", e.slug);
-        if self.source == Source::Solutions {
-            cmd.push_str(" --solutions");
+        let solutions = if self.source == Source::Solutions {
+            " --solutions"
+        } else {
+            ""
+        };
+        let schedule = |s: &str| {
+            if s.is_empty() {
+                " --schedule ''".to_string()
+            } else {
+                format!(" --schedule {s}")
+            }
+        };
+        if let Some(Place {
+            size: Some(n),
+            schedule: s,
+            ..
+        }) = place
+        {
+            let schedule = if s.is_empty() {
+                String::new()
+            } else {
+                format!(" --schedule {s}")
+            };
+            return Some(format!(
+                "cargo grade replay {} --size {n}{schedule}{solutions}",
+                e.slug
+            ));
         }
+        let mode = self.mode_for(e);
+        if mode == ModeKind::Free {
+            return None;
+        }
+        let mut cmd = format!("cargo grade replay {} --seed {seed}", e.slug);
+        if let Some(p) = place {
+            cmd.push_str(&schedule(&p.schedule));
+        }
+        cmd.push_str(solutions);
         if mode != e.default_mode {
             cmd.push_str(&format!(" --mode {}", mode.name()));
         }
@@ -466,8 +521,8 @@ pub fn grade_with(course: &Course, opts: &Options, on: &mut dyn FnMut(Event)) ->
         .flatten()
         .map(|f| (f.exercise, f.invariants.clone()))
         .collect();
-    // Every run of every exercise that built, in one pool.
-    let plans: Vec<Option<Plan>> = flights
+    // How each exercise that built runs.
+    let programs: Vec<Option<Plan>> = flights
         .iter()
         .flatten()
         .map(|f| match &f.prepared {
@@ -487,6 +542,33 @@ pub fn grade_with(course: &Course, opts: &Options, on: &mut dyn FnMut(Event)) ->
             }),
             Prepared::Failed { .. } => None,
         })
+        .collect();
+    // The exhaustive searches first, one exercise at a time, each over
+    // every job: they are the quickest way to a verdict.
+    let mut searched: Vec<Option<search::Found>> = Vec::new();
+    for ((e, invariants), plan) in judges.iter().zip(&programs) {
+        let found = match plan {
+            Some(plan) if opts.searches(e) && !interrupt::interrupted() => {
+                progress.message(format!("{:02} {}: exhaustive search", e.number, e.slug));
+                let in_search: Vec<Invariant> = invariants.iter().map(|i| i.in_search()).collect();
+                let request = search::Request {
+                    exercise: e,
+                    plan,
+                    invariants: &in_search,
+                    bound: opts.bound,
+                    reduce: opts.reduce,
+                    jobs: opts.jobs,
+                };
+                Some(search::search(&request, &|m| progress.message(m)))
+            }
+            _ => None,
+        };
+        searched.push(found);
+    }
+    // Every random run of every exercise that built, in one pool.
+    let plans: Vec<Option<Plan>> = programs
+        .iter()
+        .map(|p| p.clone().filter(|_| opts.samples()))
         .collect();
     let jobs: Vec<(usize, usize)> = plans
         .iter()
@@ -514,7 +596,14 @@ pub fn grade_with(course: &Course, opts: &Options, on: &mut dyn FnMut(Event)) ->
                       results: &mut Vec<Option<ExerciseResult>>,
                       told: &mut usize| {
         if let (Some(f), Some((tally, time))) = (flights[i].take(), tallies[i].take()) {
-            results[i] = Some(finish(f, tally, time, opts, interrupt::interrupted()));
+            let ran = Ran {
+                tally,
+                time,
+                sampled: plans[i].as_ref(),
+                program: programs[i].as_ref(),
+                searched: searched[i].take(),
+            };
+            results[i] = Some(finish(f, ran, opts, interrupt::interrupted()));
         }
         while let Some(Some(r)) = results.get(*told) {
             progress.suspend(|| on(Event::Done(r)));
@@ -569,6 +658,8 @@ pub fn grade_with(course: &Course, opts: &Options, on: &mut dyn FnMut(Event)) ->
         settle(i, &mut flights, &mut tallies, &mut results, &mut told);
     }
 
+    // The shrinking of failures ran here, in this thread's own box.
+    runner::close_slot();
     let ignored = bench.ignored();
     let results = results.into_iter().flatten().collect();
     drop(tmp);
@@ -588,15 +679,32 @@ pub fn grade_with(course: &Course, opts: &Options, on: &mut dyn FnMut(Event)) ->
     s
 }
 
-fn finish(
-    f: InFlight,
+/// What an exercise's runs gave: its random runs' tally and time, and its
+/// search.
+struct Ran<'a> {
     tally: Tally,
-    run_time: Duration,
-    opts: &Options,
-    interrupted: bool,
-) -> ExerciseResult {
+    time: Duration,
+    /// How its random runs were made, if it had any.
+    sampled: Option<&'a Plan>,
+    /// How its program runs (for shrinking a failure).
+    program: Option<&'a Plan>,
+    searched: Option<search::Found>,
+}
+
+fn finish(f: InFlight, ran: Ran, opts: &Options, interrupted: bool) -> ExerciseResult {
+    let Ran {
+        tally,
+        time: run_time,
+        sampled,
+        program,
+        searched,
+    } = ran;
     let e = f.exercise;
-    let mode = opts.mode_for(e);
+    let mode = if sampled.is_some() || searched.is_none() {
+        opts.mode_for(e)
+    } else {
+        ModeKind::Exhaustive
+    };
     let mut warnings = Vec::new();
     if e.default_mode != ModeKind::Free && !mode.replays_exactly() && cpus() == 1 {
         warnings.push(format!(
@@ -627,6 +735,7 @@ fn finish(
         timing: None,
         warnings: warnings.clone(),
         run_warnings: Vec::new(),
+        search: None,
     };
     match f.prepared {
         Prepared::Failed {
@@ -638,14 +747,37 @@ fn finish(
             let runs = tally.runs();
             let names: Vec<&'static str> = e.distributions.iter().map(|d| d.name).collect();
             let situations: Vec<&'static str> = e.coverage.iter().map(|c| c.name).collect();
-            let done = tally.finish(&names, &situations, &|seed| opts.replay_command(e, seed));
+            let replay = |seed, place: Option<&Place>| opts.replay_command(e, seed, place);
+            let mut done = tally.finish(&names, &situations, &replay);
+            if let (Some(plan), true) = (program, mode.replays_exactly()) {
+                shrink_failures(e, plan, &f.invariants, &mut done, opts);
+            }
+            let (search_result, search_interrupted) = match searched {
+                Some(found) => {
+                    let mut t = Tally::new(
+                        f.invariants.iter().map(|i| i.in_search()).collect(),
+                        e.distributions.len(),
+                    );
+                    let schedules = found.verdicts.len();
+                    for v in found.verdicts {
+                        t.add(v);
+                    }
+                    let of_search = t.finish(&names, &situations, &replay);
+                    let sampled_runs = sampled.is_some().then_some(done);
+                    done = verdict::merge(&f.invariants, of_search, schedules, sampled_runs);
+                    (Some(found.result), found.interrupted)
+                }
+                None => (None, false),
+            };
+            let schedules = search_result.as_ref().map_or(0, |s| s.schedules);
             let mut headline = verdict::headline(&done.invariants);
-            let mut status = if headline.is_none() && runs > 0 {
+            let mut status = if headline.is_none() && runs + schedules > 0 {
                 ExerciseStatus::Passed
             } else {
                 ExerciseStatus::Failed
             };
-            if interrupted && runs < opts.runs {
+            let cut_short = (sampled.is_some() && runs < opts.runs) || search_interrupted;
+            if interrupted && cut_short {
                 status = ExerciseStatus::Interrupted;
                 let so_far = match (&headline, runs) {
                     (_, 0) => String::new(),
@@ -659,6 +791,10 @@ fn finish(
                 });
             }
             let mut r = base(status, headline, Some(build));
+            if let Some(s) = &search_result {
+                r.elapsed_ms += s.elapsed_ms;
+            }
+            r.search = search_result;
             r.runs = runs;
             r.seeds = (runs > 0).then(|| (opts.seed, opts.seed.wrapping_add(runs as u64 - 1)));
             r.invariants = done.invariants;
@@ -667,10 +803,64 @@ fn finish(
             r.failing_runs = done.failing_runs;
             r.failing_run_count = done.failing_run_count;
             r.timing = done.timing;
-            r.elapsed_ms = run_time.as_secs_f64() * 1000.0 / opts.jobs.max(1) as f64;
+            r.elapsed_ms += run_time.as_secs_f64() * 1000.0 / opts.jobs.max(1) as f64;
             r.run_warnings = done.warnings;
             r
         }
+    }
+}
+
+/// Shrinks each failure that random runs found, so that what is shown
+/// is the simplest schedule that still breaks the same invariant.
+fn shrink_failures(
+    e: &Exercise,
+    plan: &Plan,
+    invariants: &[Invariant],
+    done: &mut Finished,
+    opts: &Options,
+) {
+    // One budget for the exercise, spent in the invariants' order: the
+    // first failure, the one the headline names, first.
+    let mut left = shrink::BUDGET;
+    for (result, inv) in done.invariants.iter_mut().zip(invariants) {
+        let Some(f) = result.failure.as_mut() else {
+            continue;
+        };
+        if left < 8 {
+            break;
+        }
+        let (Some(run), Some(schedule)) = (f.run, f.schedule.clone()) else {
+            continue;
+        };
+        if f.preemptions.is_some() || interrupt::interrupted() {
+            continue;
+        }
+        let config = plan.config(run);
+        let Some(s) = shrink::shrink(plan, inv, &config, &schedule, left) else {
+            left = left.saturating_sub(1);
+            continue;
+        };
+        left = left.saturating_sub(s.runs);
+        let shrink::Shrunk {
+            place,
+            violation,
+            preemptions_before,
+            choices_before,
+            runs,
+        } = s;
+        f.expected = violation.expected;
+        f.seen = violation.seen;
+        f.evidence = violation.evidence;
+        f.at = violation.at;
+        f.replay = opts.replay_command(e, config.seed, Some(&place));
+        f.schedule = Some(place.schedule.clone());
+        f.preemptions = Some(place.preemptions);
+        f.preempted = place.preempted;
+        f.shrunk = Some(ShrunkFrom {
+            preemptions: preemptions_before,
+            choices: choices_before,
+            runs,
+        });
     }
 }
 
@@ -702,6 +892,7 @@ fn session(
         time_scale: opts.time_scale,
         cpus: cpus(),
         mode_override: opts.mode,
+        bound: (opts.mode == Some(ModeKind::Exhaustive)).then_some(opts.bound),
         exercises,
         unknown: opts.unknown.clone(),
         ignored_files: ignored,

@@ -15,6 +15,7 @@ mod play;
 mod replay;
 mod report;
 mod run;
+mod search;
 mod student;
 mod timeline;
 
@@ -74,6 +75,7 @@ fn main() -> ExitCode {
                 source: source.source(),
                 seed: args.seed,
                 schedule: args.schedule,
+                size: args.size.map(|n| n as usize),
                 mode: args.run.mode,
                 timeout: Duration::from_secs_f64(args.run.timeout),
                 time_scale: args.run.time_scale,
@@ -110,6 +112,8 @@ fn main() -> ExitCode {
                 build_timeout: args.build_timeout,
                 no_language_boundary: false,
                 no_sandbox: false,
+                bound: grade::DEFAULT_BOUND,
+                no_reduction: false,
             };
             play::play_command(
                 &course,
@@ -161,6 +165,7 @@ fn batch_command(course: &Course, args: cli::BatchArgs) -> ExitCode {
         jobs: args.jobs.map_or_else(grade::cpus, |j| j as usize),
         timeout: Duration::from_secs_f64(args.run.timeout),
         mode: args.run.mode,
+        bound: args.run.bound,
         time_scale: args.run.time_scale,
         build_timeout: Duration::from_secs_f64(args.run.build_timeout),
         shard: args.shard,
@@ -307,6 +312,8 @@ fn grade_command(course: &Course, args: cli::GradeArgs) -> ExitCode {
         jobs: args.jobs.map_or_else(grade::cpus, |j| j as usize),
         timeout: Duration::from_secs_f64(args.run.timeout),
         mode: args.run.mode,
+        bound: args.run.bound,
+        reduce: !args.run.no_reduction,
         time_scale: args.run.time_scale,
         progress: report::term::progress_wanted() && args.format == Format::Human,
         build_timeout: Duration::from_secs_f64(args.run.build_timeout),

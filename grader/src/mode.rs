@@ -23,6 +23,9 @@ pub enum ModeKind {
     Controlled,
     /// One process at a time, picked by PCT (priorities with a few changes).
     Pct,
+    /// Every schedule up to a number of preemptions, at the exercise's
+    /// small sizes (see `search`).
+    Exhaustive,
 }
 
 impl ModeKind {
@@ -33,6 +36,9 @@ impl ModeKind {
             ModeKind::Perturb => format!("perturb:{seed}"),
             ModeKind::Controlled => format!("controlled:random:{seed}"),
             ModeKind::Pct => format!("controlled:pct{PCT_DEPTH}:{seed}"),
+            // The search names each schedule itself; alone, a seed names
+            // the default one.
+            ModeKind::Exhaustive => "replay:".to_string(),
         }
     }
 
@@ -43,6 +49,7 @@ impl ModeKind {
             ModeKind::Perturb => "perturb",
             ModeKind::Controlled => "controlled",
             ModeKind::Pct => "pct",
+            ModeKind::Exhaustive => "exhaustive",
         }
     }
 
@@ -53,13 +60,17 @@ impl ModeKind {
             ModeKind::Perturb => "perturb (seeded yields and sleeps)",
             ModeKind::Controlled => "controlled (one process at a time, random choice)",
             ModeKind::Pct => "pct (one process at a time, PCT priorities)",
+            ModeKind::Exhaustive => "exhaustive (every schedule up to the bound, at small sizes)",
         }
     }
 
     /// Whether a run's seed fixes its interleaving, so that replaying the
     /// seed reproduces the run exactly.
     pub fn replays_exactly(self) -> bool {
-        matches!(self, ModeKind::Controlled | ModeKind::Pct)
+        matches!(
+            self,
+            ModeKind::Controlled | ModeKind::Pct | ModeKind::Exhaustive
+        )
     }
 }
 

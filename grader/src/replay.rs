@@ -8,6 +8,8 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use course_report::RunConfig;
+
 use crate::catalog::Exercise;
 use crate::course::Course;
 use crate::grade::{cpus, Workbench};
@@ -32,6 +34,9 @@ pub struct Request {
     pub seed: Option<u64>,
     /// A schedule to follow instead of the seed's choices.
     pub schedule: Option<String>,
+    /// The exhaustive search's size to run at (1-based), instead of the
+    /// seed's parameters.
+    pub size: Option<usize>,
     /// A mode instead of the exercise's default.
     pub mode: Option<ModeKind>,
     /// The run's deadline.
@@ -88,25 +93,61 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
         Err(why) => return (format!("{}: {why}\n", e.slug), false),
     };
     bench.done_building();
-    let mode = req.mode.unwrap_or(e.default_mode);
+    let size = match req.size {
+        Some(n) => match e.sizes.get(n.wrapping_sub(1)) {
+            Some(size) => Some((n, size)),
+            None => {
+                return (
+                    format!(
+                        "{}: no size {n}: its exhaustive search has sizes 1 to {}\n",
+                        e.slug,
+                        e.sizes.len()
+                    ),
+                    false,
+                )
+            }
+        },
+        None => None,
+    };
+    let mode = match size {
+        Some(_) => ModeKind::Exhaustive,
+        None => req.mode.unwrap_or(e.default_mode),
+    };
     let seed = req.seed.unwrap_or(0);
+    let schedule = match (&req.schedule, size) {
+        (Some(s), _) => Some(s.clone()),
+        (None, Some(_)) => Some(String::new()),
+        (None, None) => None,
+    };
     let plan = Plan {
         exercise: e.slug.to_string(),
         program,
         demo: req.demo.clone(),
         mode,
-        sched_override: req.schedule.as_ref().map(|s| format!("replay:{s}")),
+        sched_override: schedule.as_ref().map(|s| format!("replay:{s}")),
         base_seed: seed,
         time_scale: e.time_scale(mode, req.time_scale),
         timeout: req.timeout,
         params: e.params,
         bare: !req.sandbox,
     };
-    let sched = plan.config(0).sched;
-    let how = match (&req.schedule, req.seed) {
-        (Some(_), Some(seed)) => format!("a schedule, scenario seed {seed}"),
-        (Some(_), None) => "a schedule".to_string(),
-        (None, _) => format!("seed {seed}"),
+    let config = match size {
+        Some((n, size)) => RunConfig {
+            exercise: e.slug.to_string(),
+            seed: n as u64,
+            sched: plan.config(0).sched,
+            time_scale: 0.0,
+            demo: None,
+            params: (size.params)(),
+        },
+        None => plan.config(0),
+    };
+    let sched = config.sched.clone();
+    let how = match (&req.schedule, req.seed, size) {
+        (_, _, Some((n, size))) => format!("size {n} ({})", size.name),
+        (Some(_), Some(seed), None) => format!("a schedule, scenario seed {seed}"),
+        (Some(_), None, None) => "a schedule".to_string(),
+        (None, _, None) => format!("seed {seed}"),
     };
     let title = format!(
         "Replaying {} with {how} (MULTIPROC_SCHED={})",
@@ -124,7 +165,7 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
             ))
         );
     }
-    let run = runner::run_once(&plan, 0);
+    let run = runner::run_with(&plan, 0, config);
     runner::close_slot();
     let _ = writeln!(
         out,
@@ -164,6 +205,10 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
                     replay: None,
                     schedule: None,
                     params: None,
+                    preemptions: None,
+                    size: None,
+                    preempted: Vec::new(),
+                    shrunk: None,
                     at: v.at,
                 };
                 for (k, val) in failure_lines(&f) {
@@ -221,6 +266,24 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
                 "  … {} more lines (--full shows them all)",
                 lines.len() - shown
             );
+        }
+    }
+    if let Some(choices) = run.choices() {
+        let said = crate::search::explain::preemptions(&run, choices);
+        let _ = writeln!(
+            out,
+            "\n{}",
+            match said.len() {
+                0 =>
+                    "No preemption: each process ran until it blocked, paused or ended.".to_string(),
+                1 => "One preemption:".to_string(),
+                n => format!("{n} preemptions:"),
+            }
+        );
+        for p in said {
+            for line in wrap::hanging("  - ", 4, &p, paint.width) {
+                let _ = writeln!(out, "{line}");
+            }
         }
     }
     if let Some(s) = schedule {

@@ -339,6 +339,12 @@ pub fn events() -> Vec<Event> {
         .collect()
 }
 
+/// How many events have been recorded so far: the sequence number the
+/// next one gets (0 when tracing is off).
+pub fn position() -> u64 {
+    buffer().map_or(0, |b| b.next.load(Relaxed))
+}
+
 /// How many events did not fit in the buffer.
 pub fn dropped() -> u64 {
     buffer().map_or(0, |b| b.next.load(Relaxed).saturating_sub(CAPACITY as u64))

@@ -28,6 +28,10 @@ const CASES: &[Case] = &[
         replay_reproduces_run,
     ),
     Case::new(
+        "a_replay_past_its_schedule_never_preempts_and_reports_its_choices",
+        replay_past_its_schedule,
+    ),
+    Case::new(
         "values_of_every_width_cross_processes",
         values_of_every_width_cross_processes,
     ),
@@ -104,6 +108,19 @@ fn racy_counter(mode: Mode, steps: u32) -> impl FnOnce() {
             "schedule {}\n",
             sched::controlled::schedule().unwrap()
         ));
+        let choices: Vec<String> = sched::controlled::choice_points()
+            .unwrap_or_default()
+            .iter()
+            .map(|p| {
+                let running = p.running.map_or(-1, |r| r as i64);
+                let preempted = u8::from(p.preempts(p.chosen));
+                format!(
+                    "{running}:{}:{}:{}:{preempted}",
+                    p.runnable, p.default, p.chosen
+                )
+            })
+            .collect();
+        emit(&format!("choices {}\n", choices.join(" ")));
         let mut procs: HashMap<i64, usize> = HashMap::new();
         procs.insert(multiproc::current_pid() as i64, 0);
         let mut number = |pid: i64| {
@@ -124,6 +141,9 @@ fn racy_counter(mode: Mode, steps: u32) -> impl FnOnce() {
 struct RunReport {
     last: u32,
     schedule: String,
+    /// The choice points of a replayed run: (running slot or -1, runnable
+    /// set, default, chosen, whether it was a preemption).
+    choices: Vec<(i64, u16, u8, u8, bool)>,
     events: Vec<String>,
 }
 
@@ -146,9 +166,20 @@ fn run_racy(mode: Mode, steps: u32) -> Result<RunReport, String> {
         .and_then(|l| l.strip_prefix("schedule "))
         .ok_or_else(|| format!("{label}: no schedule in {out:?}"))?
         .to_string();
+    let choices = lines
+        .next()
+        .and_then(|l| l.strip_prefix("choices"))
+        .ok_or_else(|| format!("{label}: no choices in {out:?}"))?
+        .split_whitespace()
+        .map(|c| {
+            let f: Vec<i64> = c.split(':').filter_map(|n| n.parse().ok()).collect();
+            (f[0], f[1] as u16, f[2] as u8, f[3] as u8, f[4] != 0)
+        })
+        .collect();
     Ok(RunReport {
         last,
         schedule,
+        choices,
         events: lines.map(str::to_string).collect(),
     })
 }
@@ -257,6 +288,64 @@ fn replay_reproduces_run() -> Outcome {
             );
         }
     }
+    Ok(())
+}
+
+/// A replay with an empty schedule never preempts: each worker makes all
+/// its updates in one go, and none is lost. It reports every choice it
+/// had, each the default. One preemption chosen from those, between the
+/// first worker's load and its store, loses an update; the run says it
+/// was a preemption, and the same prefix gives the same run again.
+fn replay_past_its_schedule() -> Outcome {
+    const STEPS: u32 = 5;
+    let plain = run_racy(
+        Mode::Replay {
+            schedule: "".into(),
+        },
+        STEPS,
+    )?;
+    ensure_eq!(plain.last, 2 * STEPS, "no preemption, no lost update");
+    ensure!(!plain.choices.is_empty(), "the run reports its choices");
+    ensure!(
+        plain.choices.iter().all(|c| c.3 == c.2 && !c.4),
+        "every choice is the default: {:?}",
+        plain.choices
+    );
+    // The first worker (slot 1) reaches its first load, then its first
+    // store: preempt it there, in favour of the second (slot 2).
+    let at = plain
+        .choices
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.0 == 1 && c.1 & 0b100 != 0)
+        .nth(1)
+        .map(|(i, _)| i)
+        .ok_or("the first worker never ran beside the second")?;
+    let prefix: Vec<String> = plain.choices[..at]
+        .iter()
+        .map(|c| c.3.to_string())
+        .chain(["2".to_string()])
+        .collect();
+    let mode = Mode::Replay {
+        schedule: prefix.join("."),
+    };
+    let preempted = run_racy(mode.clone(), STEPS)?;
+    ensure!(
+        preempted.last < 2 * STEPS,
+        "{mode}: an update is lost, final {}",
+        preempted.last
+    );
+    let preemptions: Vec<usize> = preempted
+        .choices
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.4)
+        .map(|(i, _)| i)
+        .collect();
+    ensure_eq!(preemptions, vec![at], "{mode}: one preemption, where asked");
+    let again = run_racy(mode.clone(), STEPS)?;
+    ensure_eq!(again.events, preempted.events, "{mode}: the same run again");
+    ensure_eq!(again.choices, preempted.choices, "{mode}: the same choices");
     Ok(())
 }
 

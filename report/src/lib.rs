@@ -151,6 +151,10 @@ pub struct Deadlock {
     pub stuck: Vec<Stuck>,
     /// The scheduling choices up to the deadlock.
     pub schedule: Option<String>,
+    /// What the scheduler could have chosen at each decision (replayed
+    /// runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choices: Option<Vec<Choice>>,
     /// The trace up to the deadlock.
     #[serde(default)]
     pub events: Vec<Event>,
@@ -168,6 +172,13 @@ pub struct Trace {
     pub events: Vec<Event>,
     /// Events that did not fit in the trace buffer.
     pub dropped: u64,
+    /// The scheduling choices so far, under the controlled scheduler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// What the scheduler could have chosen at each decision (replayed
+    /// runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choices: Option<Vec<Choice>>,
 }
 
 /// One stuck process.
@@ -203,8 +214,85 @@ pub struct Summary {
     pub dropped: u64,
     /// The scheduling choices, under the controlled scheduler.
     pub schedule: Option<String>,
+    /// What the scheduler could have chosen at each decision (replayed
+    /// runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choices: Option<Vec<Choice>>,
     /// Nanoseconds from the start of tracing to the end of the scenario.
     pub elapsed_ns: u64,
+}
+
+/// A point of a replayed run where more than one process could run: what
+/// the grader needs to try the other choices (see
+/// `multiproc::sched::exhaustive`).
+///
+/// Written as an array, `[at, running, runnable, default, chosen,
+/// places]`, with `running` -1 for none and `runnable` a bit set of
+/// slots: a run may have thousands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Choice {
+    /// The trace position of the choice: the chosen process's next event
+    /// has this sequence number.
+    pub at: u64,
+    /// The slot of the process that reached the point, unless it was
+    /// ending.
+    pub running: Option<u8>,
+    /// The slots that could run, bit N for slot N.
+    pub runnable: u16,
+    /// The scheduler's default choice.
+    pub default: u8,
+    /// The choice made.
+    pub chosen: u8,
+    /// Where every process was (a hash: each one's count of scheduling
+    /// points reached, and whether it could run, waited or had ended).
+    pub places: u64,
+}
+
+impl Choice {
+    /// Whether choosing `slot` here preempts the running process: not the
+    /// default, while the running process could have gone on.
+    pub fn preempts(&self, slot: u8) -> bool {
+        slot != self.default && self.running.is_some_and(|r| self.can_run(r))
+    }
+
+    /// Whether `slot` could run here.
+    pub fn can_run(&self, slot: u8) -> bool {
+        slot < 16 && self.runnable & (1 << slot) != 0
+    }
+
+    /// The slots that could run, in order.
+    pub fn runnable_slots(&self) -> impl Iterator<Item = u8> + '_ {
+        (0..16).filter(|&s| self.can_run(s))
+    }
+}
+
+impl Serialize for Choice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (
+            self.at,
+            self.running.map_or(-1, i16::from),
+            self.runnable,
+            self.default,
+            self.chosen,
+            self.places,
+        )
+            .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Choice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Choice, D::Error> {
+        let (at, running, runnable, default, chosen, places): (u64, i16, u16, u8, u8, u64) =
+            Deserialize::deserialize(d)?;
+        Ok(Choice {
+            at,
+            running: u8::try_from(running).ok(),
+            runnable,
+            default,
+            chosen,
+            places,
+        })
+    }
 }
 
 /// A child process and how it ended.
@@ -469,6 +557,25 @@ mod tests {
     }
 
     const PROBE: &str = r#"{"record":"probe","name":"x","passed":true,"detail":""}"#;
+
+    #[test]
+    fn choices_are_written_as_arrays_and_read_back() {
+        let c = Choice {
+            at: 12,
+            running: Some(1),
+            runnable: 0b110,
+            default: 1,
+            chosen: 2,
+            places: 9,
+        };
+        let text = serde_json::to_string(&c).unwrap();
+        assert_eq!(text, "[12,1,6,1,2,9]");
+        assert_eq!(serde_json::from_str::<Choice>(&text).unwrap(), c);
+        assert!(c.preempts(2) && !c.preempts(1));
+        let ending = Choice { running: None, ..c };
+        assert_eq!(serde_json::to_string(&ending).unwrap(), "[12,-1,6,1,2,9]");
+        assert!(!ending.preempts(2), "nobody could go on: no preemption");
+    }
 
     #[test]
     fn names_the_bad_line() {

@@ -474,6 +474,7 @@ impl Run {
             events: report_events(&trace::events()),
             dropped: trace::dropped(),
             schedule: controlled::schedule(),
+            choices: report_choices(),
             elapsed_ns: now_ns(),
         }));
         u8::from(failed)
@@ -493,6 +494,25 @@ fn report_objects(objects: &[ObjectInfo]) -> Vec<report::Object> {
             label: o.label.clone(),
         })
         .collect()
+}
+
+/// A replayed run's choice points, for the grader's search (none in
+/// other modes).
+fn report_choices() -> Option<Vec<report::Choice>> {
+    let points = controlled::choice_points()?;
+    Some(
+        points
+            .iter()
+            .map(|p| report::Choice {
+                at: p.at,
+                running: p.running.map(|r| r as u8),
+                runnable: p.runnable,
+                default: p.default as u8,
+                chosen: p.chosen as u8,
+                places: p.places,
+            })
+            .collect(),
+    )
 }
 
 fn report_events(events: &[trace::Event]) -> Vec<report::Event> {
@@ -691,6 +711,8 @@ fn on_panic(info: &PanicHookInfo<'_>) {
                 objects: report_objects(&trace::objects()),
                 events: report_events(&trace::events()),
                 dropped: trace::dropped(),
+                schedule: controlled::schedule(),
+                choices: report_choices(),
             }));
         }
     }
@@ -844,6 +866,7 @@ fn on_deadlock(stuck: &[controlled::Stuck]) {
     ctx.write(&Record::Deadlock(report::Deadlock {
         stuck,
         schedule: controlled::schedule(),
+        choices: report_choices(),
         events: report_events(&events),
         objects: report_objects(&objects),
     }));

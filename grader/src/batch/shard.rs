@@ -75,6 +75,9 @@ pub struct Settings {
     pub seed: u64,
     /// The mode forced on every exercise, if one was.
     pub mode: Option<String>,
+    /// The most preemptions the exhaustive search tried.
+    #[serde(default)]
+    pub bound: Option<u32>,
     /// Each run's deadline, in seconds.
     pub timeout_secs: f64,
     /// The pause factor given, if one was.
@@ -164,6 +167,7 @@ mod tests {
                 runs: 10,
                 seed: 7,
                 mode: None,
+                bound: None,
                 timeout_secs: 10.0,
                 time_scale: Some(0.0),
             },

@@ -295,6 +295,7 @@ mod tests {
             runs: 10,
             seed: 7,
             mode: None,
+            bound: None,
             timeout_secs: 10.0,
             time_scale: None,
         }

@@ -297,6 +297,20 @@ struct Pending {
 }
 
 impl Pending {
+    /// Whether `got` is a NotOwner for `caller` that names a process that
+    /// owned the lock at some moment of the call.
+    fn names_an_owner(&self, got: Released, caller: i32) -> bool {
+        match got {
+            Released::NotOwner { caller: c, owner } => {
+                c == caller
+                    && owner != caller
+                    && owner != 0
+                    && self.owners.contains(&(owner as i64))
+            }
+            _ => false,
+        }
+    }
+
     fn saw(&mut self, owner: i64, depth: i64, held: bool) {
         for (seen, now) in [(&mut self.owners, owner), (&mut self.depths, depth)] {
             if !seen.contains(&now) {
@@ -522,13 +536,7 @@ impl Rlock {
                         // is, against the lock as it was at some moment of
                         // the call: a process that took the lock meanwhile
                         // may be named as its owner.
-                        let right = match got {
-                            Released::NotHeld => true,
-                            Released::NotOwner { caller, owner: o } => {
-                                caller == p && o != p && o != 0 && call.owners.contains(&(o as i64))
-                            }
-                            _ => false,
-                        };
+                        let right = got == Released::NotHeld || call.names_an_owner(got, p);
                         if !right || call.changed.is_some() || silent {
                             first(
                                 &mut m.not_held,
@@ -554,12 +562,14 @@ impl Rlock {
                         // As for a free lock: if the owner let go of it
                         // during the call (rlock.owner=0, the inner lock
                         // perhaps not yet released), NotHeld is the lock
-                        // as it was at that moment.
+                        // as it was at that moment; another owner met
+                        // during the call may be named too.
                         let right =
                             got == Released::NotOwner {
                                 caller: p,
                                 owner: h,
-                            } || (got == Released::NotHeld && call.owners.contains(&0));
+                            } || call.names_an_owner(got, p)
+                                || (got == Released::NotHeld && call.owners.contains(&0));
                         let silent = Released::silent(e.value);
                         if !right || call.changed.is_some() || silent {
                             first(

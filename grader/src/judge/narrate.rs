@@ -375,6 +375,7 @@ mod tests {
                 events: vec![],
                 dropped: 0,
                 schedule: None,
+                choices: None,
                 elapsed_ns: 0,
             }),
             ..Report::default()

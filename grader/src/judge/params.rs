@@ -98,6 +98,63 @@ pub fn reentrant(seed: u64) -> Params {
     ])
 }
 
+// ------------------------------------------------ the search's sizes
+//
+// The exhaustive search runs each exercise at a few fixed sizes, small
+// enough to try every schedule up to its bound, and large enough that
+// every known-bad variant of the course (`tests/fixtures/variants/`) is
+// still wrong there. None is the lesson's: no number of the lesson can be
+// written into a solution and pass.
+
+/// The one-process bank of exercise 1, three steps each way.
+pub fn small_sequential_bank() -> Params {
+    ints(&[("start", 250), ("amount", 3), ("steps", 3)])
+}
+
+/// The two-process bank of exercises 2 and 3, two steps each way: a
+/// lost update needs one step of each process, and a second step lets a
+/// process take the lock again after the other.
+pub fn small_bank() -> Params {
+    ints(&[("start", 250), ("amount", 3), ("steps", 2), ("first", 1)])
+}
+
+/// The bank with ten steps each way: the fewest a loop that goes wrong
+/// only at its tenth step needs (a release skipped every tenth step).
+pub fn ten_step_bank() -> Params {
+    ints(&[("start", 250), ("amount", 3), ("steps", 10), ("first", 1)])
+}
+
+/// The queue of exercise 4 with three items: the last item can be
+/// raced for after each child has taken one.
+pub fn small_queue() -> Params {
+    [
+        ("items".to_string(), Param::List(vec![7, 3, 9])),
+        ("first".to_string(), Param::Int(1)),
+    ]
+    .into()
+}
+
+/// The reentrant lock of exercise 5 at depth 2, one round, the
+/// intruder's release while the parent holds the lock (at depth 2).
+pub fn small_reentrant_parent_probe() -> Params {
+    small_reentrant(0)
+}
+
+/// The same, the intruder's release once a child holds the lock.
+pub fn small_reentrant_child_probe() -> Params {
+    small_reentrant(1)
+}
+
+fn small_reentrant(probe: i64) -> Params {
+    ints(&[
+        ("depth", 2),
+        ("rounds", 1),
+        ("first", 1),
+        ("probe", probe),
+        ("hold_ms", 3000),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use course_report::{Event, Header, Param, ParseError, Report, RunConfig, Summary, Worker};
+use course_report::{Choice, Event, Header, Param, ParseError, Report, RunConfig, Summary, Worker};
 
 use crate::judge::evidence;
 use crate::judge::narrate::Names;
@@ -249,6 +249,19 @@ impl RunData {
             )));
         }
         Ok(events)
+    }
+
+    /// What the scheduler could have chosen at each decision of a
+    /// replayed run, as far as the run got (none in other modes).
+    pub fn choices(&self) -> Option<&[Choice]> {
+        let report = self.report.as_ref().ok()?;
+        let choices = match (&report.summary, &report.deadlock, &report.trace) {
+            (Some(s), _, _) => s.choices.as_ref(),
+            (None, Some(d), _) => d.choices.as_ref(),
+            (None, None, Some(t)) => t.choices.as_ref(),
+            _ => None,
+        };
+        choices.map(Vec::as_slice)
     }
 
     /// The id of the shared object with this label.

@@ -15,6 +15,7 @@ use crate::catalog::Exercise;
 use crate::judge::invariants::{common, judge, Check, Invariant, Quantifier, Violation};
 use crate::judge::run::{RunData, Unchecked};
 use crate::mode::ModeKind;
+use crate::search::SearchResult;
 
 /// The JSON report's schema name; bumped when a field changes meaning.
 pub const SCHEMA: &str = "course-grader/1";
@@ -44,6 +45,26 @@ pub struct RunVerdict {
     pub params: String,
     /// Which of the exercise's situations the run went through.
     pub covered: Vec<bool>,
+    /// Where the run sits in an exhaustive search, if it was one of its
+    /// schedules.
+    pub place: Option<Place>,
+}
+
+/// A schedule of an exhaustive search, or a failing run shrunk to one:
+/// what a counterexample shows besides the run itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Place {
+    /// The search's size it ran at (1-based), or none for a run at the
+    /// session's own parameters (a shrunk run).
+    pub size: Option<usize>,
+    /// Its preemptions.
+    pub preemptions: u32,
+    /// Its choices up to the last that is not the default (a schedule
+    /// string): all that `grader replay --schedule` needs.
+    pub schedule: String,
+    /// Each preemption in words ("withdraw runs between deposit's load
+    /// (600) and its store (605)").
+    pub preempted: Vec<String>,
 }
 
 /// How long one run took, seen from three places.
@@ -84,6 +105,7 @@ pub fn judge_run(exercise: &Exercise, invariants: &[Invariant], run: &RunData) -
         warnings: run.outcome.warnings.clone(),
         params: params_phrase(&run.config.params),
         covered: exercise.coverage.iter().map(|c| (c.seen)(run)).collect(),
+        place: None,
         times: RunTimes {
             wall_ms: 0.0,
             program_ms: run.outcome.elapsed_ms,
@@ -147,17 +169,133 @@ pub struct InvariantResult {
     pub unchecked_reason: Option<String>,
     /// The evidence, when it failed.
     pub failure: Option<Failure>,
+    /// How it fared in the exhaustive search, when there was one.
+    pub search: Option<SearchCount>,
+}
+
+/// One invariant over the schedules of an exhaustive search.
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchCount {
+    /// Every schedule, or some schedule (an invariant that holds in
+    /// every random run but not in every schedule, see
+    /// `Invariant::not_in_every_schedule`).
+    pub quantifier: Quantifier,
+    /// Its verdict over the search.
+    pub status: InvariantStatus,
+    /// Schedules in which it held (was seen).
+    pub held: usize,
+    /// Schedules in which it broke (was not seen).
+    pub broken: usize,
+    /// Schedules that could not be judged on it.
+    pub unchecked: usize,
+    /// All schedules.
+    pub schedules: usize,
 }
 
 impl InvariantResult {
-    /// "200/200 runs", "held in 17/200 runs (3 not checked)".
+    /// "200/200", "17/200 (3 not checked)"; with a search,
+    /// "712/712 schedules · 200/200 runs".
     pub fn rate(&self) -> String {
         let mut s = format!("{}/{}", self.held, self.runs);
         if self.unchecked > 0 {
             s.push_str(&format!(" ({} not checked)", self.unchecked));
         }
-        s
+        let Some(c) = &self.search else {
+            return s;
+        };
+        let mut searched = format!("{}/{} schedules", c.held, c.schedules);
+        if c.unchecked > 0 {
+            searched.push_str(&format!(" ({} not checked)", c.unchecked));
+        }
+        if self.runs == 0 {
+            searched
+        } else {
+            format!("{searched} · {s} runs")
+        }
     }
+
+    /// "183/200 runs", "3/40 schedules", "3/40 schedules and 183/200
+    /// runs": where it broke.
+    pub fn broken_phrase(&self) -> String {
+        let runs = (self.broken > 0 || self.search.is_none())
+            .then(|| format!("{}/{} runs", self.broken, self.runs));
+        let schedules = self
+            .search
+            .as_ref()
+            .filter(|c| c.broken > 0)
+            .map(|c| format!("{}/{} schedules", c.broken, c.schedules));
+        match (schedules, runs) {
+            (Some(s), Some(r)) => format!("{s} and {r}"),
+            (Some(s), None) => s,
+            (None, Some(r)) => r,
+            (None, None) => format!("0/{} runs", self.runs),
+        }
+    }
+}
+
+/// Joins an exhaustive search's results with the random runs' (if any):
+/// an invariant fails if either broke it (or, seen in some run, passes
+/// if either saw it); the failure shown is the search's when the search
+/// broke it, its counterexample being the simplest; counts of runs stay
+/// the random runs', with the search's beside them.
+pub fn merge(
+    invariants: &[Invariant],
+    searched: Finished,
+    schedules: usize,
+    sampled: Option<Finished>,
+) -> Finished {
+    let count = |i: &InvariantResult| SearchCount {
+        quantifier: i.quantifier,
+        status: i.status,
+        held: i.held,
+        broken: i.broken,
+        unchecked: i.unchecked,
+        schedules,
+    };
+    let Some(mut sampled) = sampled else {
+        let mut only = searched;
+        for (i, inv) in only.invariants.iter_mut().zip(invariants) {
+            i.search = Some(count(i));
+            (i.held, i.broken, i.unchecked, i.runs) = (0, 0, 0, 0);
+            // As the exercise has it; the search's own is in `search`.
+            i.quantifier = inv.quantifier;
+        }
+        // Runs are random runs: there were none.
+        only.failing_runs.clear();
+        only.failing_run_count = 0;
+        only.timing = None;
+        for c in &mut only.coverage {
+            c.schedules = Some(c.runs);
+            c.runs = 0;
+        }
+        return only;
+    };
+    for (r, s) in sampled.invariants.iter_mut().zip(searched.invariants) {
+        use InvariantStatus::*;
+        r.status = match (r.quantifier, r.status, s.status) {
+            (Quantifier::Some, Passed, _) | (Quantifier::Some, _, Passed) => Passed,
+            (_, Failed, _) | (_, _, Failed) => Failed,
+            (_, NotChecked, _) | (_, _, NotChecked) => NotChecked,
+            _ => Passed,
+        };
+        if s.status == Failed && s.failure.is_some() {
+            r.failure = s.failure.clone();
+        }
+        if r.status != Failed {
+            r.failure = None;
+        }
+        if r.unchecked_reason.is_none() {
+            r.unchecked_reason = s.unchecked_reason.clone();
+        }
+        r.search = Some(count(&s));
+    }
+    for (c, s) in sampled.coverage.iter_mut().zip(searched.coverage) {
+        c.schedules = Some(s.runs);
+    }
+    sampled.warnings.extend(searched.warnings);
+    sampled.warnings.sort();
+    sampled.warnings.dedup();
+    sampled
 }
 
 /// Why an invariant failed, with the run that shows it.
@@ -179,9 +317,49 @@ pub struct Failure {
     pub schedule: Option<String>,
     /// That run's parameters ("start 727, amount 7, steps 60").
     pub params: Option<String>,
+    /// The fewest preemptions that break it, when known: the exhaustive
+    /// search's counterexample, or a failing run shrunk.
+    pub preemptions: Option<u32>,
+    /// The search's size the counterexample is at (1-based; `replay
+    /// --size`).
+    pub size: Option<usize>,
+    /// Each preemption of the counterexample, in words.
+    pub preempted: Vec<String>,
+    /// What the failing run was before it was shrunk, when it was.
+    pub shrunk: Option<ShrunkFrom>,
     /// Where in that run's trace it broke, when the trace shows it.
     #[serde(skip)]
     pub at: Option<u64>,
+}
+
+/// A failing run before it was shrunk to the schedule its failure shows.
+#[derive(Clone, Debug, Serialize)]
+pub struct ShrunkFrom {
+    /// Its preemptions.
+    pub preemptions: u32,
+    /// Its choices that were not the default.
+    pub choices: usize,
+    /// The runs the shrinking made.
+    pub runs: usize,
+}
+
+impl Failure {
+    /// "this needs only 1 preemption: withdraw runs between deposit's
+    /// load (600) and its store (605)", when the failure has a
+    /// counterexample.
+    pub fn why(&self) -> Option<String> {
+        let n = self.preemptions?;
+        Some(match n {
+            0 => "this fails with no preemption at all: each process runs until it blocks, \
+                  pauses or ends"
+                .to_string(),
+            1 => format!(
+                "this needs only 1 preemption: {}",
+                self.preempted.join("; ")
+            ),
+            n => format!("this needs {n} preemptions: {}", self.preempted.join("; ")),
+        })
+    }
 }
 
 /// How often each value was seen.
@@ -309,11 +487,21 @@ pub struct ExerciseResult {
     /// applied, no network isolation); the same for every exercise on one
     /// machine, so the session lists them once too.
     pub run_warnings: Vec<String>,
+    /// The exhaustive search, when there was one.
+    pub search: Option<SearchResult>,
 }
 
-/// The first run that broke an invariant: its index and seed, how it
-/// broke it, the scheduler's choices in it, and its parameters.
-type FirstBroken = (usize, u64, Violation, Option<String>, String);
+/// The first run that broke an invariant.
+#[derive(Clone, Debug)]
+struct FirstBroken {
+    run: usize,
+    seed: u64,
+    violation: Violation,
+    /// The scheduler's choices in it.
+    schedule: Option<String>,
+    params: String,
+    place: Option<Place>,
+}
 
 /// A tally of one exercise's runs as they arrive.
 pub struct Tally {
@@ -369,15 +557,16 @@ impl Tally {
                     }
                     if self.first_broken[i]
                         .as_ref()
-                        .is_none_or(|(r, ..)| v.index < *r)
+                        .is_none_or(|f| v.index < f.run)
                     {
-                        self.first_broken[i] = Some((
-                            v.index,
-                            v.seed,
+                        self.first_broken[i] = Some(FirstBroken {
+                            run: v.index,
+                            seed: v.seed,
                             violation,
-                            v.schedule.clone(),
-                            v.params.clone(),
-                        ));
+                            schedule: v.schedule.clone(),
+                            params: v.params.clone(),
+                            place: v.place.clone(),
+                        });
                     }
                 }
                 Err(Unchecked(why)) => {
@@ -430,13 +619,13 @@ impl Tally {
         self.runs
     }
 
-    /// The invariants' results; `replay(seed)` gives the command that
-    /// replays a run.
+    /// The invariants' results; `replay(seed, place)` gives the command
+    /// that replays a run.
     pub fn finish(
         self,
         distributions: &[&'static str],
         situations: &[&'static str],
-        replay: &dyn Fn(u64) -> Option<String>,
+        replay: &dyn Fn(u64, Option<&Place>) -> Option<String>,
     ) -> Finished {
         let runs = self.runs;
         let coverage = situations
@@ -445,6 +634,7 @@ impl Tally {
             .map(|(i, name)| CoverageResult {
                 name,
                 runs: self.covered.get(i).copied().unwrap_or(0),
+                schedules: None,
             })
             .collect();
         let distributions: Vec<DistributionResult> = distributions
@@ -468,26 +658,33 @@ impl Tally {
                 Quantifier::Some => InvariantStatus::NotChecked,
             };
             let failure = match (status, inv.quantifier, &self.first_broken[i]) {
-                (
-                    InvariantStatus::Failed,
-                    Quantifier::Every,
-                    Some((run, seed, v, schedule, params)),
-                ) => Some(Failure {
-                    run: Some(*run),
-                    seed: Some(*seed),
-                    expected: v.expected.clone(),
-                    seen: v.seen.clone(),
-                    evidence: v.evidence.clone(),
-                    replay: replay(*seed),
-                    schedule: schedule.clone(),
-                    params: Some(params.clone()),
-                    at: v.at,
+                (InvariantStatus::Failed, Quantifier::Every, Some(f)) => Some(Failure {
+                    run: Some(f.run),
+                    seed: Some(f.seed),
+                    expected: f.violation.expected.clone(),
+                    seen: f.violation.seen.clone(),
+                    evidence: f.violation.evidence.clone(),
+                    replay: replay(f.seed, f.place.as_ref()),
+                    schedule: match &f.place {
+                        Some(p) => Some(p.schedule.clone()),
+                        None => f.schedule.clone(),
+                    },
+                    params: Some(f.params.clone()),
+                    preemptions: f.place.as_ref().map(|p| p.preemptions),
+                    size: f.place.as_ref().and_then(|p| p.size),
+                    preempted: f
+                        .place
+                        .as_ref()
+                        .map(|p| p.preempted.clone())
+                        .unwrap_or_default(),
+                    shrunk: None,
+                    at: f.violation.at,
                 }),
                 (InvariantStatus::Failed, Quantifier::Some, first) => {
                     let mut evidence: Vec<String> =
                         distributions.iter().map(DistributionResult::line).collect();
-                    if let Some((_, _, v, ..)) = first {
-                        evidence.extend(v.evidence.iter().cloned());
+                    if let Some(f) = first {
+                        evidence.extend(f.violation.evidence.iter().cloned());
                     }
                     Some(Failure {
                         run: None,
@@ -498,13 +695,17 @@ impl Tally {
                             if broken == 1 { "" } else { "s" },
                             first
                                 .as_ref()
-                                .map(|(_, _, v, ..)| format!(" (every run: {})", v.seen))
+                                .map(|f| format!(" (every run: {})", f.violation.seen))
                                 .unwrap_or_default()
                         ),
                         evidence,
                         replay: None,
                         schedule: None,
                         params: None,
+                        preemptions: None,
+                        size: None,
+                        preempted: Vec::new(),
+                        shrunk: None,
                         at: None,
                     })
                 }
@@ -521,6 +722,7 @@ impl Tally {
                 runs,
                 unchecked_reason: self.first_unchecked[i].as_ref().map(|(_, why)| why.clone()),
                 failure,
+                search: None,
             });
         }
         Finished {
@@ -542,6 +744,10 @@ pub struct CoverageResult {
     pub name: &'static str,
     /// The runs it happened in.
     pub runs: usize,
+    /// The schedules of the exhaustive search it happened in, when there
+    /// was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedules: Option<usize>,
 }
 
 /// A finished tally.
@@ -644,8 +850,10 @@ pub fn headline(invariants: &[InvariantResult]) -> Option<String> {
         }
         (Some(f), _) if inv.quantifier == Quantifier::Some => format!("{}: {}", inv.name, f.seen),
         (Some(f), _) => format!(
-            "{}: broken in {}/{} runs (first: {})",
-            inv.name, inv.broken, inv.runs, f.seen
+            "{}: broken in {} (first: {})",
+            inv.name,
+            inv.broken_phrase(),
+            f.seen
         ),
         (None, _) => format!(
             "{}: not checked ({})",
@@ -683,6 +891,10 @@ pub struct Session {
     pub cpus: usize,
     /// The mode given with `--mode`, if any.
     pub mode_override: Option<ModeKind>,
+    /// The most preemptions the exhaustive search tried, when there was
+    /// one (`--mode exhaustive`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bound: Option<u32>,
     /// Every exercise graded.
     pub exercises: Vec<ExerciseResult>,
     /// Names given that are no exercise.
@@ -735,6 +947,7 @@ mod tests {
             times: RunTimes::default(),
             params: String::new(),
             covered: vec![],
+            place: None,
         }
     }
 
@@ -744,7 +957,7 @@ mod tests {
         t.add(verdict(5, Ok(Check::broken("a", "five"))));
         t.add(verdict(2, Ok(Check::broken("a", "two"))));
         t.add(verdict(0, Ok(Check::Held)));
-        let f = t.finish(&[], &[], &|s| Some(format!("replay {s}")));
+        let f = t.finish(&[], &[], &|s, _| Some(format!("replay {s}")));
         let inv = &f.invariants[0];
         assert_eq!(inv.status, InvariantStatus::Failed);
         assert_eq!(inv.rate(), "1/3");
@@ -763,7 +976,7 @@ mod tests {
             let mut t = Tally::new(vec![Invariant::some("y", "y", held)], 0);
             t.add(verdict(0, Ok(Check::broken("a", "b"))));
             t.add(verdict(1, Ok(Check::Held)));
-            t.finish(&[], &[], &|_| None)
+            t.finish(&[], &[], &|_, _| None)
         };
         assert_eq!(seen.invariants[0].status, InvariantStatus::Passed);
         assert!(
@@ -773,7 +986,7 @@ mod tests {
         let never = {
             let mut t = Tally::new(vec![Invariant::some("y", "y", held)], 0);
             t.add(verdict(0, Ok(Check::broken("a", "600"))));
-            t.finish(&[], &[], &|_| None)
+            t.finish(&[], &[], &|_, _| None)
         };
         assert_eq!(never.invariants[0].status, InvariantStatus::Failed);
         assert!(never.invariants[0]
@@ -789,7 +1002,7 @@ mod tests {
         let mut t = Tally::new(vec![Invariant::every("z", "z", held)], 0);
         t.add(verdict(0, Ok(Check::Held)));
         t.add(verdict(1, Err(Unchecked("panicked".into()))));
-        let f = t.finish(&[], &[], &|_| None);
+        let f = t.finish(&[], &[], &|_, _| None);
         assert_eq!(f.invariants[0].status, InvariantStatus::NotChecked);
         assert_eq!(f.invariants[0].rate(), "1/2 (1 not checked)");
         assert!(headline(&f.invariants)

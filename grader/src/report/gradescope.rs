@@ -147,7 +147,7 @@ pub fn render_with(s: &Session, visibility: Visibility) -> String {
                 score += share;
             }
             let mut output = format!("{} in {} runs", inv.rate(), e.mode.name());
-            if let Some(text) = invariant_text(inv) {
+            if let Some(text) = invariant_text(inv, e) {
                 output.push('\n');
                 output.push_str(&text);
             }
@@ -162,14 +162,27 @@ pub fn render_with(s: &Session, visibility: Visibility) -> String {
         }
     }
     let max = points(CENTS_PER_EXERCISE * s.exercises.len() as u64);
+    let how = match s.bound {
+        Some(k) => format!(
+            "every schedule with {} at each exercise's small sizes",
+            super::at_most(k)
+        ),
+        None => format!("{} runs each, seed {}", s.runs, s.seed),
+    };
     let mut output = format!(
-        "{} of {} exercises passed ({} runs each, seed {}, {} CPUs).",
+        "{} of {} exercises passed ({how}, {} CPUs).",
         s.passed_count(),
         s.exercises.len(),
-        s.runs,
-        s.seed,
         s.cpus
     );
+    for line in s
+        .exercises
+        .iter()
+        .filter_map(|e| super::search_line(e).map(|l| format!("{:02} {}: {l}", e.number, e.slug)))
+    {
+        output.push('\n');
+        output.push_str(&line);
+    }
     if s.interrupted {
         output.push_str(
             "\nThe grader was interrupted: these are the results of the runs that finished.",

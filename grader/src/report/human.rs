@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{failure_lines, failure_summary, wrap};
+use super::{failure_lines, failure_summary, search_line, wrap};
 use crate::grade::shell_quote;
 use crate::judge::verdict::{ExerciseResult, ExerciseStatus, InvariantStatus, Session};
 use crate::report::term::Paint;
@@ -37,14 +37,14 @@ pub fn header(s: &Session, p: Paint) -> String {
         Some(m) => format!("mode {} for all", m.name()),
         None => "each exercise in its default mode".into(),
     };
-    let _ = writeln!(
-        out,
-        "{}",
-        p.bold(&format!(
-            "Grading {what}: {} runs each, seed {}, {mode}",
-            s.runs, s.seed
-        ))
-    );
+    let how = match s.bound {
+        Some(k) => format!(
+            "every schedule with {} at each exercise's small sizes",
+            super::at_most(k)
+        ),
+        None => format!("{} runs each, seed {}, {mode}", s.runs, s.seed),
+    };
+    let _ = writeln!(out, "{}", p.bold(&format!("Grading {what}: {how}")));
     let _ = writeln!(
         out,
         "{}",
@@ -209,15 +209,31 @@ fn exercise_into(out: &mut String, e: &ExerciseResult, p: Paint) {
         .seeds
         .map(|(a, b)| format!(", seeds {a}–{b}"))
         .unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "   {}",
-        p.dim(&format!(
-            "mode {}, {} runs{seeds}",
-            e.mode.describe(),
-            e.runs
-        ))
-    );
+    if e.runs > 0 || e.search.is_none() {
+        let _ = writeln!(
+            out,
+            "   {}",
+            p.dim(&format!(
+                "mode {}, {} runs{seeds}",
+                e.mode.describe(),
+                e.runs
+            ))
+        );
+    }
+    if let Some(line) = search_line(e) {
+        let verified = e.search.as_ref().is_some_and(|s| s.verified);
+        let first = format!(
+            "   {} ",
+            if verified {
+                p.green("✓")
+            } else {
+                p.dim("·")
+            }
+        );
+        for l in wrap::hanging(&first, 5, &line, p.width) {
+            let _ = writeln!(out, "{l}");
+        }
+    }
     let width = e
         .invariants
         .iter()
@@ -252,14 +268,16 @@ fn exercise_into(out: &mut String, e: &ExerciseResult, p: Paint) {
     }
     // A situation the scenario never brought about is a property never
     // put to the test: say so, rather than let a pass claim it. (A
-    // failing exercise has its failures to read first.)
+    // failing exercise has its failures to read first. An exhaustive
+    // search alone tries every schedule at its own small sizes, which
+    // fix what random runs vary, such as who starts first.)
     let never: Vec<&str> = e
         .coverage
         .iter()
         .filter(|c| c.runs == 0)
         .map(|c| c.name)
         .collect();
-    if !never.is_empty() && e.status == ExerciseStatus::Passed {
+    if !never.is_empty() && e.status == ExerciseStatus::Passed && e.runs > 0 {
         let text = format!(
             "{} never came up in these {} runs (more runs would put it to the test): {}",
             if never.len() == 1 {
@@ -285,7 +303,7 @@ fn exercise_into(out: &mut String, e: &ExerciseResult, p: Paint) {
             }
             told.push(&f.seen);
             let first = format!("   {} ", p.red("✗"));
-            let text = format!("{}: {}", p.bold(inv.name), failure_summary(inv, f));
+            let text = format!("{}: {}", p.bold(inv.name), failure_summary(inv, f, e));
             for line in wrap::hanging(&first, 5, &text, p.width) {
                 let _ = writeln!(out, "{line}");
             }

@@ -146,10 +146,10 @@ fn suite(s: &Session, e: &ExerciseResult) -> Suite {
                     .as_ref()
                     .map(|f| format!("expected {}; seen {}", f.expected, f.seen))
                     .unwrap_or_default(),
-                text: invariant_text(inv).unwrap_or_default(),
+                text: invariant_text(inv, e).unwrap_or_default(),
             },
             InvariantStatus::NotChecked => Outcome::Skipped {
-                message: invariant_text(inv).unwrap_or_else(|| "not checked".into()),
+                message: invariant_text(inv, e).unwrap_or_else(|| "not checked".into()),
             },
         };
         cases.push(Case {
@@ -173,12 +173,19 @@ fn suite(s: &Session, e: &ExerciseResult) -> Suite {
         name: format!("{:02} {}", e.number, e.slug),
         package: Some(e.package.clone()),
         time: Some(e.elapsed_ms / 1000.0),
-        properties: vec![
-            ("mode", e.mode.name().to_string()),
-            ("runs", e.runs.to_string()),
-            ("seed", s.seed.to_string()),
-            ("cpus", s.cpus.to_string()),
-        ],
+        properties: {
+            let mut p = vec![
+                ("mode", e.mode.name().to_string()),
+                ("runs", e.runs.to_string()),
+                ("seed", s.seed.to_string()),
+                ("cpus", s.cpus.to_string()),
+            ];
+            if let (Some(search), Some(line)) = (&e.search, super::search_line(e)) {
+                p.push(("schedules", search.schedules.to_string()));
+                p.push(("search", line));
+            }
+            p
+        },
         cases,
     }
 }

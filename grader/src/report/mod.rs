@@ -79,21 +79,91 @@ pub fn failure_lines(f: &Failure) -> Vec<(&'static str, String)> {
             None => lines.push(("trace", e.clone())),
         }
     }
+    if let Some(why) = f.why() {
+        lines.push(("why", why));
+    }
     if let Some(r) = &f.replay {
         lines.push(("replay", r.clone()));
     }
     lines
 }
 
-/// "broken in 183/200 runs; first in run 3 (seed 1237)".
-pub fn failure_summary(inv: &InvariantResult, f: &Failure) -> String {
+/// "broken in 183/200 runs; first in run 3 (seed 1237)"; for the
+/// search's counterexample "broken in 3/40 schedules; the simplest: 1
+/// preemption, at size 1 (2 steps each)"; for a shrunk run "...; shrunk
+/// from 212 preemptions".
+pub fn failure_summary(inv: &InvariantResult, f: &Failure, e: &ExerciseResult) -> String {
+    let broken = inv.broken_phrase();
+    if let (Some(n), Some(p)) = (f.size, f.preemptions) {
+        let size = e
+            .search
+            .as_ref()
+            .and_then(|s| s.sizes.get(n.wrapping_sub(1)))
+            .map(|s| format!(" ({})", s.name))
+            .unwrap_or_default();
+        return format!(
+            "broken in {broken}; the simplest schedule: {}, at size {n}{size}",
+            preemptions(p)
+        );
+    }
     match (f.run, f.seed) {
-        (Some(run), Some(seed)) => format!(
-            "broken in {}/{} runs; first in run {run} (seed {seed})",
-            inv.broken, inv.runs
-        ),
+        (Some(run), Some(seed)) => {
+            let mut s = format!("broken in {broken}; first in run {run} (seed {seed})");
+            if let (Some(before), Some(p)) = (&f.shrunk, f.preemptions) {
+                s.push_str(&format!(
+                    ", shrunk from {} to {}",
+                    preemptions(before.preemptions),
+                    preemptions(p)
+                ));
+            }
+            s
+        }
         _ => "never seen".to_string(),
     }
+}
+
+/// "no preemption", "≤ 1 preemption", "≤ 2 preemptions".
+pub fn at_most(k: u32) -> String {
+    match k {
+        0 => "no preemption".to_string(),
+        1 => "≤ 1 preemption".to_string(),
+        k => format!("≤ {k} preemptions"),
+    }
+}
+
+/// "no preemption", "1 preemption", "3 preemptions".
+pub fn preemptions(n: u32) -> String {
+    match n {
+        0 => "no preemption".to_string(),
+        1 => "1 preemption".to_string(),
+        n => format!("{n} preemptions"),
+    }
+}
+
+/// The exhaustive search in one line: "verified: all 712 schedules with
+/// ≤ 2 preemptions at 2 steps each (1.2 s)", or its counterexample.
+pub fn search_line(e: &ExerciseResult) -> Option<String> {
+    let s = e.search.as_ref()?;
+    let time = format!("{:.1} s", s.elapsed_ms / 1000.0);
+    Some(match &s.counterexample {
+        Some(c) => {
+            let size = s
+                .sizes
+                .get(c.size - 1)
+                .map_or(String::new(), |z| format!(" ({})", z.name));
+            format!(
+                "exhaustive search: a counterexample with {} at size {}{size}, after {} schedules ({time})",
+                preemptions(c.preemptions),
+                c.size,
+                s.schedules
+            )
+        }
+        None if s.verified => format!("verified: {} ({time})", s.extent()),
+        None => format!(
+            "exhaustive search not finished: {} schedules ({time})",
+            s.schedules
+        ),
+    })
 }
 
 /// An exercise's failure as plain text: the headline, then each failed
@@ -108,8 +178,11 @@ pub fn exercise_text(e: &ExerciseResult) -> String {
             out.push(d.clone());
         }
     }
+    if let Some(line) = search_line(e) {
+        out.push(line);
+    }
     for inv in &e.invariants {
-        if let Some(text) = invariant_text(inv) {
+        if let Some(text) = invariant_text(inv, e) {
             out.push(format!("{}:\n{text}", inv.name));
         }
     }
@@ -117,9 +190,9 @@ pub fn exercise_text(e: &ExerciseResult) -> String {
 }
 
 /// An invariant's rate and, if it did not pass, why: plain text.
-pub fn invariant_text(inv: &InvariantResult) -> Option<String> {
+pub fn invariant_text(inv: &InvariantResult, e: &ExerciseResult) -> Option<String> {
     if let Some(f) = &inv.failure {
-        let mut lines = vec![failure_summary(inv, f)];
+        let mut lines = vec![failure_summary(inv, f, e)];
         lines.extend(
             failure_lines(f)
                 .into_iter()

@@ -156,7 +156,13 @@ fn program_env() -> Vec<(String, String)> {
 
 /// Runs `plan`'s program once, as run `index`, in this thread's slot.
 pub fn run_once(plan: &Plan, index: usize) -> RunData {
-    let config = plan.config(index);
+    run_with(plan, index, plan.config(index))
+}
+
+/// Runs `plan`'s program once with `config` instead of the one its
+/// index would give (a schedule of a search, a shrunk schedule), in this
+/// thread's slot.
+pub fn run_with(plan: &Plan, index: usize, config: RunConfig) -> RunData {
     let (outcome, trouble, limit) = SLOT.with(|cell| {
         let mut slot = cell.borrow_mut();
         match ask(&mut slot, plan, &config) {

@@ -192,6 +192,8 @@ fn options(args: &WatchArgs, e: &'static Exercise, runs: u64, seed: u64) -> grad
         jobs: grade::cpus(),
         timeout: Duration::from_secs_f64(args.run.timeout),
         mode: args.run.mode,
+        bound: args.run.bound,
+        reduce: !args.run.no_reduction,
         time_scale: args.run.time_scale,
         progress: term::progress_wanted(),
         build_timeout: Duration::from_secs_f64(args.run.build_timeout),

@@ -98,7 +98,7 @@ pub fn replays(course: &Course, opts: &Options, session: &Session) -> Vec<Pictur
         out.push(Picture {
             heading,
             timeline,
-            replay: opts.replay_command(e, seed),
+            replay: opts.replay_command(e, seed, None),
             schedule,
         });
     }

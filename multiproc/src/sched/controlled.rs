@@ -20,6 +20,10 @@
 //! program given the same choices makes the same operations in the same
 //! order.
 //!
+//! A replayed run follows a given list of choices instead, then the
+//! default choice, which never preempts, and records what it could have
+//! chosen at each decision (see [`exhaustive`](super::exhaustive)).
+//!
 //! Strategies:
 //! - `random`: at every point, any runnable process, uniformly.
 //! - `pctN`: PCT (probabilistic concurrency testing) of depth N: each
@@ -34,7 +38,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::perturb::splitmix;
-use super::{Mode, Op, OpKind};
+use super::{exhaustive, Mode, Op, OpKind};
 use crate::process::current_pid;
 use crate::shm::Shared;
 use crate::trace::ObjectId;
@@ -179,6 +183,7 @@ pub(super) fn init(mode: &Mode) -> io::Result<()> {
             }
         }
         Mode::Replay { .. } | Mode::Step(_) => {
+            exhaustive::init()?;
             let schedule = match mode {
                 Mode::Step(steps) => {
                     c.stepping.store(1, Relaxed);
@@ -367,6 +372,12 @@ pub fn decisions() -> u64 {
     control().map_or(0, |c| c.decisions.load(Relaxed))
 }
 
+/// A replayed run's choice points so far: what it could have done at
+/// each decision (see [`exhaustive`]). `None` in other modes.
+pub fn choice_points() -> Option<Vec<exhaustive::ChoicePoint>> {
+    exhaustive::choice_points(decisions())
+}
+
 fn format_schedule(choices: &[u8]) -> String {
     let mut runs: Vec<String> = Vec::new();
     let mut i = 0;
@@ -407,6 +418,7 @@ fn used(c: &Control) -> impl Iterator<Item = &Slot> {
 fn announce(c: &Control, me: usize, op: Op) {
     c.slots[me].last_kind.store(op.kind as u8, Relaxed);
     c.slots[me].last_object.store(op.object, Relaxed);
+    exhaustive::reached(me);
 }
 
 /// A process has ended, normally or not. Whatever it waited for no longer
@@ -478,12 +490,19 @@ fn choose(c: &Control, me: usize) -> Option<usize> {
     } else if c.replaying.load(Relaxed) != 0 {
         let wanted =
             (n < c.replay_len.load(Relaxed) as usize).then(|| c.replay[n].load(Relaxed) as usize);
-        // Past the end of the schedule (or if the program changed), stay
-        // deterministic: keep the current process if it can run.
-        wanted
-            .filter(|w| runnable.contains(w))
-            .or_else(|| runnable.contains(&me).then_some(me))
-            .unwrap_or(runnable[0])
+        // Past the end of the schedule (or if the program changed), the
+        // default choice, which never preempts: a schedule can stop at its
+        // last preemption (see `exhaustive`).
+        let running = (me < MAX_PROCESSES).then_some(me);
+        let pausing =
+            running.is_some_and(|r| c.slots[r].last_kind.load(Relaxed) == OpKind::Pause as u8);
+        let states: Vec<u64> = used(c)
+            .map(|s| match s.state.load(Relaxed) {
+                BLOCKED => (BLOCKED as u64) << 32 | s.blocked_on.load(Relaxed) as u64,
+                state => (state as u64) << 32,
+            })
+            .collect();
+        exhaustive::choose(n, running, pausing, &runnable, wanted, &states)
     } else {
         match c.strategy.load(Relaxed) {
             0 => runnable[(next_random(c) % runnable.len() as u64) as usize],

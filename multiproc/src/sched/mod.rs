@@ -16,8 +16,13 @@
 //!   point a seeded strategy picks who runs next. Waiting on a lock or a
 //!   queue is modelled, so a deadlock is seen the moment nobody can run,
 //!   and the list of choices replays the run exactly. See [`controlled`].
+//! - [`Mode::Replay`]: the controlled scheduler following a given list of
+//!   choices, then choosing without preempting; a run reports the choices
+//!   it had, so that the grader can try every schedule up to a number of
+//!   preemptions. See [`exhaustive`].
 
 pub mod controlled;
+pub mod exhaustive;
 pub mod perturb;
 pub mod step;
 
@@ -135,7 +140,8 @@ pub enum Mode {
         /// The seed of every random choice.
         seed: u64,
     },
-    /// One process at a time, following a recorded list of choices.
+    /// One process at a time, following a recorded list of choices, then
+    /// the default choice, which never preempts (see [`exhaustive`]).
     Replay {
         /// The choices, as written by [`controlled::schedule`].
         schedule: String,

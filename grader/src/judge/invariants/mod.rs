@@ -50,6 +50,9 @@ pub struct Invariant {
     pub on_any_run: bool,
     /// Whether it judges the run's ending ([`Invariant::of_the_ending`]).
     pub of_the_ending: bool,
+    /// Whether an exhaustive search holds it to every schedule, or only
+    /// to some ([`Invariant::not_in_every_schedule`]).
+    pub every_schedule: bool,
     /// Looks at one run.
     pub check: fn(&RunData) -> Result<Check, Unchecked>,
 }
@@ -85,6 +88,7 @@ impl Invariant {
             quantifier,
             on_any_run: false,
             of_the_ending: false,
+            every_schedule: true,
             check,
         }
     }
@@ -101,6 +105,23 @@ impl Invariant {
     pub const fn of_the_ending(mut self) -> Self {
         self.on_any_run = true;
         self.of_the_ending = true;
+        self
+    }
+
+    /// Holds in every random run, but not in every schedule: an
+    /// exhaustive search also makes the schedules where it rightly fails
+    /// (the workers one after the other), so there it must be seen in some
+    /// schedule instead.
+    pub const fn not_in_every_schedule(mut self) -> Self {
+        self.every_schedule = false;
+        self
+    }
+
+    /// The invariant as an exhaustive search judges it.
+    pub const fn in_search(mut self) -> Self {
+        if !self.every_schedule {
+            self.quantifier = Quantifier::Some;
+        }
         self
     }
 }
@@ -408,6 +429,7 @@ pub(crate) mod testing {
                 .collect(),
             dropped: 0,
             schedule: None,
+            choices: None,
             elapsed_ns: 0,
         })
     }

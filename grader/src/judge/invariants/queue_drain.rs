@@ -333,6 +333,7 @@ mod tests {
                         runnable: false,
                     }],
                     schedule: Some("1.2".into()),
+                    choices: None,
                     events: vec![],
                     objects: vec![],
                 }),

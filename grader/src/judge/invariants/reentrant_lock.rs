@@ -480,4 +480,25 @@ mod tests {
         assert_eq!(call_around_take(1), Check::Held);
         assert!(matches!(call_around_take(2), Check::Broken(_)));
     }
+
+    #[test]
+    fn a_release_during_the_owners_last_release_may_find_the_lock_free() {
+        // P2 releases while P1 holds the lock at depth 1; P1 lets go during
+        // P2's call, and P2 then reads owner 0: NotHeld is as right as
+        // NotOwner. A NotHeld while P1 owned it all along is not.
+        let not_owner_by = |p1_lets_go: bool, answer: i64| {
+            let mut ev: Vec<_> = take(2, 1).into_iter().take(3).collect();
+            ev.push((3, "call", RELEASE, 0));
+            if p1_lets_go {
+                ev.extend([(2, "store", DEPTH, 0), (2, "store", OWNER, 0)]);
+            }
+            ev.extend([(3, "load", OWNER, 0), (3, "return", RELEASE, answer)]);
+            not_owner(&rlock_run(ev)).unwrap()
+        };
+        let refused = 1 | (2 << 8) | (3 << 32);
+        assert_eq!(not_owner_by(true, 2), Check::Held);
+        assert_eq!(not_owner_by(true, refused), Check::Held);
+        assert_eq!(not_owner_by(false, refused), Check::Held);
+        assert!(matches!(not_owner_by(false, 2), Check::Broken(_)));
+    }
 }
