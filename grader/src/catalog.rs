@@ -82,11 +82,18 @@ pub const EXERCISES: &[Exercise] = &[
         concurrent: false,
         params: params::bank,
         coverage: sequential_bank::COVERAGE,
-        sizes: &[Size {
-            name: "3 steps",
-            params: params::small_sequential_bank,
-            max_preemptions: None,
-        }],
+        sizes: &[
+            Size {
+                name: "3 steps",
+                params: params::small_sequential_bank,
+                max_preemptions: None,
+            },
+            Size {
+                name: "150 steps, without preemption",
+                params: params::full_sequential_bank,
+                max_preemptions: Some(0),
+            },
+        ],
     },
     Exercise {
         number: 2,
@@ -99,11 +106,18 @@ pub const EXERCISES: &[Exercise] = &[
         concurrent: true,
         params: params::two_workers,
         coverage: unlocked_race::COVERAGE,
-        sizes: &[Size {
-            name: "2 steps each",
-            params: params::small_bank,
-            max_preemptions: None,
-        }],
+        sizes: &[
+            Size {
+                name: "2 steps each",
+                params: params::small_bank,
+                max_preemptions: None,
+            },
+            Size {
+                name: "150 steps each, without preemption",
+                params: params::full_bank,
+                max_preemptions: Some(0),
+            },
+        ],
     },
     Exercise {
         number: 3,
@@ -127,6 +141,11 @@ pub const EXERCISES: &[Exercise] = &[
                 params: params::ten_step_bank,
                 max_preemptions: Some(0),
             },
+            Size {
+                name: "150 steps each, without preemption",
+                params: params::full_bank,
+                max_preemptions: Some(0),
+            },
         ],
     },
     Exercise {
@@ -140,11 +159,18 @@ pub const EXERCISES: &[Exercise] = &[
         concurrent: true,
         params: params::queue,
         coverage: queue_drain::COVERAGE,
-        sizes: &[Size {
-            name: "3 items",
-            params: params::small_queue,
-            max_preemptions: None,
-        }],
+        sizes: &[
+            Size {
+                name: "3 items",
+                params: params::small_queue,
+                max_preemptions: None,
+            },
+            Size {
+                name: "150 items, without preemption",
+                params: params::full_queue,
+                max_preemptions: Some(0),
+            },
+        ],
     },
     Exercise {
         number: 5,
@@ -167,6 +193,11 @@ pub const EXERCISES: &[Exercise] = &[
                 name: "depth 2, the intruder while a child holds it",
                 params: params::small_reentrant_child_probe,
                 max_preemptions: None,
+            },
+            Size {
+                name: "depth 6, 3 rounds, without preemption",
+                params: params::full_reentrant,
+                max_preemptions: Some(0),
             },
         ],
     },

@@ -155,6 +155,51 @@ fn small_reentrant(probe: i64) -> Params {
     ])
 }
 
+// The last size of every exercise is the top of its random ranges,
+// searched without preemption: few schedules, but a program that is
+// right only for small numbers (a share fixed at the lesson's count, a
+// loop bounded by a number of its own) is wrong there.
+
+/// The one-process bank at the top of [`bank`]'s ranges.
+pub fn full_sequential_bank() -> Params {
+    ints(&[("start", 1000), ("amount", 20), ("steps", 150)])
+}
+
+/// The two-process bank at the top of [`two_workers`]' ranges.
+pub fn full_bank() -> Params {
+    ints(&[
+        ("start", 1000),
+        ("amount", 20),
+        ("steps", 150),
+        ("first", 2),
+    ])
+}
+
+/// The queue at the top of [`queue`]'s range: 150 items, every value
+/// from 0 to 99 and half of them again, in a scrambled order.
+pub fn full_queue() -> Params {
+    [
+        (
+            "items".to_string(),
+            Param::List((0..150).map(|i| (i * 37 + 11) % 100).collect()),
+        ),
+        ("first".to_string(), Param::Int(2)),
+    ]
+    .into()
+}
+
+/// The reentrant lock at the top of [`reentrant`]'s ranges: depth 6,
+/// three rounds per child.
+pub fn full_reentrant() -> Params {
+    ints(&[
+        ("depth", 6),
+        ("rounds", 3),
+        ("first", 2),
+        ("probe", 1),
+        ("hold_ms", 3000),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
