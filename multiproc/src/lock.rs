@@ -196,7 +196,11 @@ impl Lock {
     /// Takes the lock if it is free right now; returns whether it did.
     pub fn try_acquire(&self) -> Result<bool, LockError> {
         sched::point(Op::acquire(self.id));
-        self.try_take()
+        let taken = self.try_take()?;
+        if !taken {
+            sched::gave_way();
+        }
+        Ok(taken)
     }
 
     /// Waits at most `timeout` for the lock; returns whether it was taken.
@@ -209,7 +213,11 @@ impl Lock {
                 return Ok(true);
             }
             sched::point(Op::acquire(self.id));
-            return self.try_take();
+            let taken = self.try_take()?;
+            if !taken {
+                sched::gave_way();
+            }
+            return Ok(taken);
         }
         let deadline = Instant::now() + timeout;
         loop {

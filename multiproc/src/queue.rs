@@ -103,7 +103,11 @@ impl<T: Plain> Queue<T> {
     /// early, but never takes an item twice or loses one.
     pub fn try_get(&self) -> Result<Option<T>, QueueError> {
         sched::point(Op::get(self.id));
-        self.take_ready(Duration::ZERO)
+        let item = self.take_ready(Duration::ZERO)?;
+        if item.is_none() {
+            sched::gave_way();
+        }
+        Ok(item)
     }
 
     /// Takes the item at the front, waiting at most `timeout` for one.
@@ -115,7 +119,11 @@ impl<T: Plain> Queue<T> {
                 return Ok(Some(item));
             }
             sched::point(Op::get(self.id));
-            return self.take_ready(Duration::ZERO);
+            let item = self.take_ready(Duration::ZERO)?;
+            if item.is_none() {
+                sched::gave_way();
+            }
+            return Ok(item);
         }
         self.take_ready(timeout)
     }

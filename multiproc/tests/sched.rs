@@ -50,6 +50,10 @@ const CASES: &[Case] = &[
         "a_stepped_run_pauses_where_its_choices_end",
         stepped_run_pauses,
     ),
+    Case::new(
+        "a_spin_on_try_acquire_gives_way_past_a_replayed_schedule",
+        spin_gives_way,
+    ),
 ];
 
 fn main() {
@@ -497,5 +501,48 @@ fn stepped_run_pauses() -> Outcome {
     );
     let (_, again) = run("1+1")?;
     ensure_eq!(again, out, "the same steps pause at the same place");
+    Ok(())
+}
+
+/// Past the end of a replayed schedule (and so in the exhaustive search)
+/// the running process keeps running. A child spinning on `try_acquire`
+/// while the parent holds the lock must still let the parent go on and
+/// release it: a failed try gives way, as a pause does. Without that the
+/// spin never ends and the run hangs.
+fn spin_gives_way() -> Outcome {
+    let (status, out) = run_isolated(
+        "spin",
+        || {
+            sched::configure(&Mode::Replay {
+                schedule: String::new(),
+            })
+            .unwrap();
+            let lock = Lock::new().unwrap();
+            let v = Value::new(0u32).unwrap();
+            lock.acquire().unwrap();
+            let mut child = Process::start("spinner", || {
+                let mut tries = 0u32;
+                while !lock.try_acquire().unwrap() {
+                    tries += 1;
+                }
+                v.update(|c| c + tries.min(1));
+                lock.release().unwrap();
+            })
+            .unwrap();
+            // Hands the token to the child, which finds the lock held.
+            multiproc::pause(Duration::ZERO);
+            v.update(|c| c + 10);
+            lock.release().unwrap();
+            child.join().unwrap();
+            emit(&format!("final {}", v.load()));
+        },
+        JOIN,
+    )?;
+    ensure_eq!(status, ExitStatus::Exited(0), "the run ends normally");
+    ensure_eq!(
+        out,
+        "final 11".to_string(),
+        "the child spun, then took the lock once the parent let it go"
+    );
     Ok(())
 }

@@ -101,6 +101,17 @@ struct Slot {
     last_kind: AtomicU8,
     last_object: AtomicU32,
     priority: AtomicU64,
+    /// Set when the process's last try failed (a `try_acquire` that found
+    /// the lock held, a `try_get` that found the queue empty): it cannot
+    /// go on until another process moves, so its next scheduling point
+    /// gives way as a pause does ([`Slot::yielding`]).
+    gave_way: AtomicU8,
+    /// Whether the process gives way at its current scheduling point. The
+    /// default choice (past a replayed schedule, and so in the exhaustive
+    /// search) keeps the running process running: without this, a
+    /// process spinning on a try would spin for ever, and a correct spin
+    /// loop would be judged a hang.
+    yielding: AtomicU8,
 }
 
 struct Control {
@@ -253,6 +264,15 @@ pub(super) fn point(op: Op) {
         }
         _ => {}
     }
+}
+
+/// The calling process's try failed: see [`Slot::gave_way`].
+pub(super) fn gave_way() {
+    if !registered() {
+        return;
+    }
+    let c = control().expect("registered");
+    c.slots[me()].gave_way.store(1, Relaxed);
 }
 
 pub(super) fn block_on(op: Op) {
@@ -418,6 +438,8 @@ fn used(c: &Control) -> impl Iterator<Item = &Slot> {
 fn announce(c: &Control, me: usize, op: Op) {
     c.slots[me].last_kind.store(op.kind as u8, Relaxed);
     c.slots[me].last_object.store(op.object, Relaxed);
+    let gave_way = c.slots[me].gave_way.swap(0, Relaxed);
+    c.slots[me].yielding.store(gave_way, Relaxed);
     exhaustive::reached(me);
 }
 
@@ -494,8 +516,10 @@ fn choose(c: &Control, me: usize) -> Option<usize> {
         // default choice, which never preempts: a schedule can stop at its
         // last preemption (see `exhaustive`).
         let running = (me < MAX_PROCESSES).then_some(me);
-        let pausing =
-            running.is_some_and(|r| c.slots[r].last_kind.load(Relaxed) == OpKind::Pause as u8);
+        let pausing = running.is_some_and(|r| {
+            c.slots[r].last_kind.load(Relaxed) == OpKind::Pause as u8
+                || c.slots[r].yielding.load(Relaxed) != 0
+        });
         let states: Vec<u64> = used(c)
             .map(|s| match s.state.load(Relaxed) {
                 BLOCKED => (BLOCKED as u64) << 32 | s.blocked_on.load(Relaxed) as u64,

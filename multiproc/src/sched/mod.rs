@@ -257,6 +257,17 @@ pub(crate) fn point(op: Op) {
     }
 }
 
+/// The calling process tried to take something (a lock, an item) and
+/// found it taken: under the controlled scheduler, its next scheduling
+/// point lets another process go first when nothing else chooses, as a
+/// pause does, so that a loop of tries waits instead of spinning for ever.
+#[inline]
+pub(crate) fn gave_way() {
+    if MODE.load(Relaxed) == CONTROLLED {
+        controlled::gave_way();
+    }
+}
+
 /// Whether the calling process may record an event as the scheduler's
 /// choice: always outside controlled mode; under it, only while it holds
 /// the token. The trace marks events recorded otherwise, so that a run in
