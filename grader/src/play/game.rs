@@ -12,6 +12,7 @@ use crate::catalog::Exercise;
 use crate::judge::invariants::{judge, Check, Quantifier, Violation};
 use crate::judge::run::RunData;
 use crate::run::runner::{self, Plan};
+use crate::search::schedule::format;
 use crate::timeline::Timeline;
 
 /// What a process is doing at the pause.
@@ -326,26 +327,6 @@ fn without_pids(text: &str) -> String {
         }
     }
     out
-}
-
-/// Choices as a schedule string: `0x3.1.2x4` is 0, 0, 0, 1, 2, 2, 2, 2
-/// (the runtime's own format).
-pub fn format(choices: &[u8]) -> String {
-    let mut runs: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < choices.len() {
-        let n = choices[i..]
-            .iter()
-            .take_while(|&&c| c == choices[i])
-            .count();
-        runs.push(if n == 1 {
-            choices[i].to_string()
-        } else {
-            format!("{}x{n}", choices[i])
-        });
-        i += n;
-    }
-    runs.join(".")
 }
 
 /// A schedule string as choices (what cannot be read is left out: the
