@@ -11,7 +11,9 @@
 
 mod common;
 
-use common::{grader, invariant, json, patches, staged, variant_patch, SEED};
+use common::{
+    class_verdict, grade_class, grader, invariant, json, patches, staged, variant_patch, SEED,
+};
 use serde_json::Value;
 
 /// A known-bad variant staged as a submission, in a temporary folder
@@ -361,36 +363,12 @@ fn no_known_bad_variant_is_verified() {
         })
         .collect();
     assert!(variants.len() >= 30, "{} variants", variants.len());
-    let out = grader()
-        .args(["batch", "--mode", "exhaustive", "--output"])
-        .arg(output.path())
-        .arg(class.path())
-        .output()
-        .expect("the grader runs");
-    assert!(
-        out.status.success(),
-        "the batch did not grade:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut verified = Vec::new();
-    for (name, exercise) in &variants {
-        let path = output.path().join(name).join("results.json");
-        let text =
-            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: no results: {e}"));
-        let results: Value = serde_json::from_str(&text).unwrap();
-        let prefix = format!("{}:", exercise.replacen('-', " ", 1));
-        let tests: Vec<&Value> = results["tests"]
-            .as_array()
-            .expect("tests")
-            .iter()
-            .filter(|t| t["name"].as_str().is_some_and(|n| n.starts_with(&prefix)))
-            .collect();
-        assert!(!tests.is_empty(), "{name}: no results for {exercise}");
-        if tests.iter().all(|t| t["status"] == "passed") {
-            verified.push(name.clone());
-        }
-    }
+    grade_class(class.path(), output.path(), &["--mode", "exhaustive"]);
+    let verified: Vec<&String> = variants
+        .iter()
+        .filter(|(name, exercise)| class_verdict(output.path(), name, exercise).is_ok())
+        .map(|(name, _)| name)
+        .collect();
     assert!(
         verified.is_empty(),
         "the search verified wrong programs: {verified:?}"

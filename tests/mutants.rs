@@ -32,7 +32,7 @@ use std::process::Command;
 
 mod common;
 
-use common::{course_root, grader, SEED};
+use common::{class_verdict, course_root, grade_class, SEED};
 use serde_json::Value;
 
 /// Runs per mutant; `MUTANTS_RUNS` sets another count, to measure what
@@ -134,29 +134,6 @@ fn write_submission(m: &Mutant, dir: &Path) {
     fs::write(src.join("lib.rs"), mutated).unwrap();
 }
 
-/// What the grader said of one mutant's exercise, from the student's
-/// Gradescope results: `Ok(())` if it passed, else the failed tests.
-fn verdict(results: &Value, exercise: &str) -> Result<(), Vec<String>> {
-    let prefix = format!("{}:", exercise.replacen('-', " ", 1));
-    let tests: Vec<&Value> = results["tests"]
-        .as_array()
-        .expect("tests")
-        .iter()
-        .filter(|t| t["name"].as_str().is_some_and(|n| n.starts_with(&prefix)))
-        .collect();
-    assert!(!tests.is_empty(), "no results for {exercise}: {results}");
-    let failed: Vec<String> = tests
-        .iter()
-        .filter(|t| t["status"] != "passed")
-        .map(|t| t["name"].as_str().unwrap_or_default().to_string())
-        .collect();
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(failed)
-    }
-}
-
 #[test]
 fn every_mutant_of_the_solutions_fails() {
     let Some(all) = mutants() else {
@@ -194,28 +171,16 @@ fn every_mutant_of_the_solutions_fails() {
     for (student, m) in &students {
         write_submission(m, &class.path().join(student));
     }
-    let out = grader()
-        .args(["batch", "--runs", &runs(), "--seed", SEED, "--output"])
-        .arg(output.path())
-        .arg(class.path())
-        .output()
-        .expect("the grader runs");
-    // A batch fails only when grading itself failed for some student.
-    assert!(
-        out.status.success(),
-        "the batch did not grade:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    grade_class(
+        class.path(),
+        output.path(),
+        &["--runs", &runs(), "--seed", SEED],
     );
 
     let mut survivors = Vec::new();
     let mut unviable = 0;
     for (student, m) in &students {
-        let path = output.path().join(student).join("results.json");
-        let text = fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{student} ({}): no results: {e}", m.name));
-        let results: Value = serde_json::from_str(&text).unwrap();
-        match verdict(&results, exercise_dir(&m.file)) {
+        match class_verdict(output.path(), student, exercise_dir(&m.file)) {
             Ok(()) => survivors.push(format!("{} (student {student})", m.name)),
             Err(failed) => {
                 if failed.iter().any(|t| t.ends_with(": builds and runs")) {

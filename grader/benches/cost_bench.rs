@@ -32,15 +32,7 @@ use std::time::Instant;
 
 mod support;
 
-use support::{course_root, env_or, grade, median};
-
-const SLUGS: [(&str, &str); 5] = [
-    ("1", "01-sequential-bank"),
-    ("2", "02-unlocked-race"),
-    ("3", "03-locked-bank"),
-    ("4", "04-queue-drain"),
-    ("5", "05-reentrant-lock"),
-];
+use support::{course_root, env_or, grade, median, SLUGS};
 
 fn overhead_part(runs: usize, repeats: usize) {
     let runs = runs.to_string();

@@ -39,19 +39,11 @@ use serde_json::Value;
 mod patches;
 mod support;
 
-use support::{course_root, env_or, grade, median};
+use support::{course_root, env_or, grade, median, SLUGS};
 
 fn only(report: &Value) -> &Value {
     &report["exercises"][0]
 }
-
-const SLUGS: [(&str, &str); 5] = [
-    ("1", "01-sequential-bank"),
-    ("2", "02-unlocked-race"),
-    ("3", "03-locked-bank"),
-    ("4", "04-queue-drain"),
-    ("5", "05-reentrant-lock"),
-];
 
 fn solutions_part(repeats: usize, bound: &str) {
     println!("\n1. The reference solutions ({repeats} times each; medians)");

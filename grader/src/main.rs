@@ -62,14 +62,11 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_PASSED)
         }
         Some(Command::Replay(args)) => {
-            let exercise = match student::find(&args.exercise) {
-                Ok(e) => e,
-                Err(msg) => return usage_error(&msg),
-            };
             let source = args.source();
-            if let Some(msg) = missing_source(&course, &source) {
-                return usage_error(&msg);
-            }
+            let exercise = match one_exercise(&course, &args.exercise, &source) {
+                Ok(e) => e,
+                Err(code) => return code,
+            };
             let req = replay::Request {
                 exercise,
                 source: source.source(),
@@ -97,14 +94,11 @@ fn main() -> ExitCode {
             ExitCode::from(if held { EXIT_PASSED } else { EXIT_FAILED })
         }
         Some(Command::Play(args)) => {
-            let exercise = match student::find(&args.exercise) {
-                Ok(e) => e,
-                Err(msg) => return usage_error(&msg),
-            };
             let source = args.source();
-            if let Some(msg) = missing_source(&course, &source) {
-                return usage_error(&msg);
-            }
+            let exercise = match one_exercise(&course, &args.exercise, &source) {
+                Ok(e) => e,
+                Err(code) => return code,
+            };
             let run = cli::RunArgs {
                 mode: None,
                 timeout: args.timeout,
@@ -451,6 +445,20 @@ fn missing_source(course: &Course, source: &cli::SourceArgs) -> Option<String> {
     }
     let path = source.workspace.as_ref()?;
     (!path.is_dir()).then(|| format!("--workspace {}: no such directory", path.display()))
+}
+
+/// The exercise a one-exercise command (`replay`, `play`) names, once its
+/// source is known to be there; else the usage error, already printed.
+fn one_exercise(
+    course: &Course,
+    name: &str,
+    source: &cli::SourceArgs,
+) -> Result<&'static catalog::Exercise, ExitCode> {
+    let exercise = student::find(name).map_err(|msg| usage_error(&msg))?;
+    if let Some(msg) = missing_source(course, source) {
+        return Err(usage_error(&msg));
+    }
+    Ok(exercise)
 }
 
 fn usage_error(msg: &str) -> ExitCode {

@@ -350,3 +350,58 @@ pub fn session_seeds() -> Vec<u64> {
 pub fn measured(name: &str) -> bool {
     std::env::var("VARIANT_ONLY").map_or(true, |only| name.contains(only.trim()))
 }
+
+/// Grades the class in `class` (a folder per student) with `grader batch`
+/// and `args`, into `output`; panics if the batch itself did not grade.
+pub fn grade_class(class: &std::path::Path, output: &std::path::Path, args: &[&str]) {
+    let out = grader()
+        .arg("batch")
+        .args(args)
+        .arg("--output")
+        .arg(output)
+        .arg(class)
+        .output()
+        .expect("the grader runs");
+    // A batch fails only when grading itself failed for some student.
+    assert!(
+        out.status.success(),
+        "the batch did not grade:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// What a batch said of one student's exercise (`03-locked-bank`), from
+/// the student's Gradescope results in `output`: `Ok(())` if it passed,
+/// else the failed tests.
+pub fn class_verdict(
+    output: &std::path::Path,
+    student: &str,
+    exercise: &str,
+) -> Result<(), Vec<String>> {
+    let path = output.join(student).join("results.json");
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{student}: no results: {e}"));
+    let results: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let prefix = format!("{}:", exercise.replacen('-', " ", 1));
+    let tests: Vec<&serde_json::Value> = results["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .filter(|t| t["name"].as_str().is_some_and(|n| n.starts_with(&prefix)))
+        .collect();
+    assert!(
+        !tests.is_empty(),
+        "{student}: no results for {exercise}: {results}"
+    );
+    let failed: Vec<String> = tests
+        .iter()
+        .filter(|t| t["status"] != "passed")
+        .map(|t| t["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed)
+    }
+}

@@ -7,6 +7,15 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+/// Each exercise's number and folder.
+pub const SLUGS: [(&str, &str); 5] = [
+    ("1", "01-sequential-bank"),
+    ("2", "02-unlocked-race"),
+    ("3", "03-locked-bank"),
+    ("4", "04-queue-drain"),
+    ("5", "05-reentrant-lock"),
+];
+
 /// The course's root.
 pub fn course_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

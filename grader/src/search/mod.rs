@@ -34,7 +34,7 @@
 
 pub mod explain;
 pub mod reduce;
-pub mod schedule;
+pub use multiproc::sched::schedule;
 pub mod shrink;
 pub mod tree;
 

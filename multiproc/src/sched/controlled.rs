@@ -78,7 +78,7 @@ impl std::str::FromStr for Strategy {
 
 /// At most this many processes take part in one controlled run.
 pub const MAX_PROCESSES: usize = 16;
-const MAX_DECISIONS: usize = 1 << 16;
+pub const MAX_DECISIONS: usize = 1 << 16;
 /// PCT's change points are drawn from the first this-many choices: about
 /// the length of the course's scenarios, so that the changes happen while
 /// the workers still race.
@@ -101,18 +101,21 @@ struct Slot {
     last_kind: AtomicU8,
     last_object: AtomicU32,
     priority: AtomicU64,
-    /// Set when the process's last try failed (a `try_acquire` that found
-    /// the lock held, a `try_get` that found the queue empty): it cannot
-    /// go on until another process moves, so its next scheduling point
-    /// gives way as a pause does ([`Slot::yielding`]).
+    /// Whether the process gives way, as a pause does, at its next
+    /// scheduling point (`TRIED`, set when a `try_acquire` found the lock
+    /// held or a `try_get` the queue empty: it cannot go on until another
+    /// process moves) or at its current one (`YIELDING`, set when it
+    /// announces that point). The default choice (past a replayed
+    /// schedule, and so in the exhaustive search) keeps the running
+    /// process running: without this, a process spinning on a try would
+    /// spin for ever, and a correct spin loop would be judged a hang.
     gave_way: AtomicU8,
-    /// Whether the process gives way at its current scheduling point. The
-    /// default choice (past a replayed schedule, and so in the exhaustive
-    /// search) keeps the running process running: without this, a
-    /// process spinning on a try would spin for ever, and a correct spin
-    /// loop would be judged a hang.
-    yielding: AtomicU8,
 }
+
+/// [`Slot::gave_way`]: the last try failed.
+const TRIED: u8 = 1;
+/// [`Slot::gave_way`]: the current scheduling point gives way.
+const YIELDING: u8 = 2;
 
 struct Control {
     /// The slot allowed to run: the token, and the futex word.
@@ -205,7 +208,7 @@ pub(super) fn init(mode: &Mode) -> io::Result<()> {
                 Mode::Replay { schedule } => schedule,
                 _ => unreachable!(),
             };
-            let choices = parse_schedule(schedule).map_err(io::Error::other)?;
+            let choices = super::schedule::parse(schedule).map_err(io::Error::other)?;
             if choices.len() > MAX_DECISIONS {
                 return Err(io::Error::other("schedule too long"));
             }
@@ -272,7 +275,7 @@ pub(super) fn gave_way() {
         return;
     }
     let c = control().expect("registered");
-    c.slots[me()].gave_way.store(1, Relaxed);
+    c.slots[me()].gave_way.store(TRIED, Relaxed);
 }
 
 pub(super) fn block_on(op: Op) {
@@ -384,7 +387,7 @@ pub fn schedule() -> Option<String> {
     let c = control()?;
     let n = (c.decisions.load(Relaxed) as usize).min(MAX_DECISIONS);
     let choices: Vec<u8> = c.log[..n].iter().map(|d| d.load(Relaxed)).collect();
-    Some(format_schedule(&choices))
+    Some(super::schedule::format(&choices))
 }
 
 /// How many choices were made (with more than one process runnable).
@@ -398,39 +401,6 @@ pub fn choice_points() -> Option<Vec<exhaustive::ChoicePoint>> {
     exhaustive::choice_points(decisions())
 }
 
-fn format_schedule(choices: &[u8]) -> String {
-    let mut runs: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < choices.len() {
-        let run = choices[i..]
-            .iter()
-            .take_while(|&&c| c == choices[i])
-            .count();
-        runs.push(if run == 1 {
-            choices[i].to_string()
-        } else {
-            format!("{}x{run}", choices[i])
-        });
-        i += run;
-    }
-    runs.join(".")
-}
-
-pub(super) fn parse_schedule(s: &str) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    for run in s.split('.').filter(|r| !r.is_empty()) {
-        let (slot, count) = run.split_once('x').unwrap_or((run, "1"));
-        let bad = || format!("bad schedule run {run:?} (expected SLOT or SLOTxCOUNT)");
-        let slot: u8 = slot.parse().map_err(|_| bad())?;
-        let count: usize = count.parse().map_err(|_| bad())?;
-        if slot as usize >= MAX_PROCESSES || count > MAX_DECISIONS {
-            return Err(bad());
-        }
-        out.extend(std::iter::repeat_n(slot, count));
-    }
-    Ok(out)
-}
-
 fn used(c: &Control) -> impl Iterator<Item = &Slot> {
     c.slots[..c.slots_used.load(Relaxed) as usize].iter()
 }
@@ -438,8 +408,13 @@ fn used(c: &Control) -> impl Iterator<Item = &Slot> {
 fn announce(c: &Control, me: usize, op: Op) {
     c.slots[me].last_kind.store(op.kind as u8, Relaxed);
     c.slots[me].last_object.store(op.object, Relaxed);
-    let gave_way = c.slots[me].gave_way.swap(0, Relaxed);
-    c.slots[me].yielding.store(gave_way, Relaxed);
+    // Loads only, unless a try failed: this runs at every point.
+    let gave_way = &c.slots[me].gave_way;
+    match gave_way.load(Relaxed) {
+        TRIED => gave_way.store(YIELDING, Relaxed),
+        YIELDING => gave_way.store(0, Relaxed),
+        _ => {}
+    }
     exhaustive::reached(me);
 }
 
@@ -518,7 +493,7 @@ fn choose(c: &Control, me: usize) -> Option<usize> {
         let running = (me < MAX_PROCESSES).then_some(me);
         let pausing = running.is_some_and(|r| {
             c.slots[r].last_kind.load(Relaxed) == OpKind::Pause as u8
-                || c.slots[r].yielding.load(Relaxed) != 0
+                || c.slots[r].gave_way.load(Relaxed) == YIELDING
         });
         let states: Vec<u64> = used(c)
             .map(|s| match s.state.load(Relaxed) {
@@ -703,25 +678,5 @@ fn futex_wake(word: &AtomicI32) {
     // SAFETY: as for `futex_wait`.
     unsafe {
         libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn schedules_round_trip() {
-        let choices = [0, 0, 0, 1, 2, 2, 2, 2, 0];
-        let s = format_schedule(&choices);
-        assert_eq!(s, "0x3.1.2x4.0");
-        assert_eq!(parse_schedule(&s).unwrap(), choices);
-    }
-
-    #[test]
-    fn bad_schedules_are_refused() {
-        assert!(parse_schedule("0x").is_err());
-        assert!(parse_schedule("99").is_err());
-        assert!(parse_schedule("a.b").is_err());
     }
 }

@@ -24,6 +24,7 @@
 pub mod controlled;
 pub mod exhaustive;
 pub mod perturb;
+pub mod schedule;
 pub mod step;
 
 use std::fmt;

@@ -58,7 +58,7 @@ impl FromStr for Steps {
             }
             None => (s, None),
         };
-        super::controlled::parse_schedule(schedule)?;
+        super::schedule::parse(schedule)?;
         Ok(Steps {
             schedule: schedule.to_string(),
             then,

@@ -1,8 +1,11 @@
-//! Schedule strings, as the runtime writes and reads them: the choices at
-//! a run's decision points, as runs of one slot joined by dots (`0x3.1.2`
-//! is 0, 0, 0, 1, 2). The grader writes the prefixes it asks for in the
-//! same form, so that a counterexample's schedule is the very argument of
-//! `grader replay --schedule`.
+//! Schedule strings: the choices a controlled run made at its decision
+//! points, as runs of one slot joined by dots (`0x3.1.2x4` is 0, 0, 0, 1,
+//! 2, 2, 2, 2). The runtime writes them (`controlled::schedule`) and reads
+//! them (`replay:`); the grader writes the prefixes its search asks for
+//! with the same functions, so a counterexample's schedule is the very
+//! argument of `grader replay --schedule`.
+
+use super::controlled::{MAX_DECISIONS, MAX_PROCESSES};
 
 /// The choices as a schedule string.
 pub fn format(choices: &[u8]) -> String {
@@ -23,15 +26,16 @@ pub fn format(choices: &[u8]) -> String {
     runs.join(".")
 }
 
-/// The choices a schedule string names.
+/// The choices a schedule string names; a slot or a count out of range is
+/// refused.
 pub fn parse(s: &str) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     for run in s.split('.').filter(|r| !r.is_empty()) {
-        let bad = || format!("bad schedule run {run:?} (expected SLOT or SLOTxCOUNT)");
         let (slot, count) = run.split_once('x').unwrap_or((run, "1"));
+        let bad = || format!("bad schedule run {run:?} (expected SLOT or SLOTxCOUNT)");
         let slot: u8 = slot.parse().map_err(|_| bad())?;
         let count: usize = count.parse().map_err(|_| bad())?;
-        if slot >= 16 || count > 1 << 16 {
+        if slot as usize >= MAX_PROCESSES || count > MAX_DECISIONS {
             return Err(bad());
         }
         out.extend(std::iter::repeat_n(slot, count));
@@ -51,6 +55,8 @@ mod tests {
         assert_eq!(format(&[]), "");
         assert_eq!(parse("").unwrap(), Vec::<u8>::new());
         assert!(parse("1x").is_err());
+        assert!(parse("0x").is_err());
         assert!(parse("99").is_err());
+        assert!(parse("a.b").is_err());
     }
 }
