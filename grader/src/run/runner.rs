@@ -102,6 +102,8 @@ struct Slot {
     handle: BoxHandle,
     serving: Option<PathBuf>,
     bare: bool,
+    /// The CPU for its runs where one process moves at a time.
+    cpu: Option<usize>,
 }
 
 thread_local! {
@@ -111,8 +113,7 @@ thread_local! {
 /// Slot numbers, one per box this grader sets up for runs.
 static SLOTS: AtomicUsize = AtomicUsize::new(0);
 
-fn run_box(bin_dir: &Path, bare: bool) -> BoxSpec {
-    let slot = SLOTS.fetch_add(1, Ordering::Relaxed) % 4096;
+fn run_box(slot: usize, bin_dir: &Path, bare: bool) -> BoxSpec {
     let mut binds: Vec<Bind> = SYSTEM_DIRS.iter().map(|d| Bind::read_only(*d)).collect();
     binds.push(Bind {
         path: bin_dir.to_path_buf(),
@@ -152,6 +153,19 @@ fn program_env() -> Vec<(String, String)> {
     .chain(mark)
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
+}
+
+/// The CPU for the runs of slot `number`: the grader's allowed CPUs in
+/// turn, so that parallel slots use different ones, from a place that
+/// differs from one grader to the next, so that graders running side by
+/// side spread over the CPUs too.
+fn cpu_for(number: usize) -> Option<usize> {
+    let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).ok()?;
+    let cpus: Vec<usize> = (0..nix::sched::CpuSet::count())
+        .filter(|&c| allowed.is_set(c).unwrap_or(false))
+        .collect();
+    let start = std::process::id() as usize;
+    (!cpus.is_empty()).then(|| cpus[(start + number) % cpus.len()])
 }
 
 /// Runs `plan`'s program once, as run `index`, in this thread's slot.
@@ -209,12 +223,14 @@ fn ask(
             pids: RUN_PROCESSES + 2,
             memory: RUN_MEMORY,
         };
-        let handle = BoxHandle::start(run_box(bin_dir, plan.bare), limits)
+        let number = SLOTS.fetch_add(1, Ordering::Relaxed) % 4096;
+        let handle = BoxHandle::start(run_box(number, bin_dir, plan.bare), limits)
             .map_err(|e| format!("the grader could not set up the run's sandbox: {e}"))?;
         *slot = Some(Slot {
             handle,
             serving: None,
             bare: plan.bare,
+            cpu: cpu_for(number),
         });
     }
     let s = slot.as_mut().expect("just set");
@@ -239,9 +255,11 @@ fn ask(
             Err(e) => return Err(e.to_string()),
         }
     }
+    let one_at_a_time = !matches!(config.sched.split(':').next(), Some("free" | "perturb"));
     let request = Request::Run {
         config: config.clone(),
         limits: plan.limits(),
+        cpu: s.cpu.filter(|_| one_at_a_time),
     };
     // The supervisor enforces the deadline; this one is for the supervisor.
     let deadline = plan.timeout + Duration::from_secs(10);

@@ -130,6 +130,10 @@ pub enum Request {
         config: RunConfig,
         /// Its limits (the per-process ones were set with the server).
         limits: Limits,
+        /// The one CPU its processes are to share, if any (see
+        /// [`Supervisor::place_server`]).
+        #[serde(default)]
+        cpu: Option<usize>,
     },
 }
 
@@ -402,7 +406,14 @@ impl State {
                 self.start_server(program, env, limits)
                     .map(|()| Answer::Served)
             }
-            Request::Run { config, limits } => self.run(&config, &limits),
+            Request::Run {
+                config,
+                limits,
+                cpu,
+            } => {
+                self.place_server(cpu);
+                self.run(&config, &limits)
+            }
         };
         result.unwrap_or_else(|message| Answer::Error { message })
     }
@@ -537,6 +548,32 @@ impl State {
         let _ = waitpid(old.pid, None);
         self.start_server(old.program, old.env, old.limits)?;
         Ok(why.to_string())
+    }
+
+    /// Keeps the fork server, and so the run it forks next, on `cpu`, or
+    /// lets it run anywhere the supervisor may.
+    ///
+    /// Under the controlled scheduler one process of a run moves at a
+    /// time and hands the turn on at almost every operation. Between two
+    /// processes on one CPU that hand-over is a switch of tasks there; to
+    /// a process on another CPU it is a wake-up sent across, which costs
+    /// several times more, most of all in a virtual machine. Where the
+    /// operating system schedules, a run keeps every CPU, so that its
+    /// processes can race truly in parallel. Best effort: placement only
+    /// changes speed, never what a run does.
+    fn place_server(&self, cpu: Option<usize>) {
+        let Some(server) = &self.server else { return };
+        let all = || nix::sched::sched_getaffinity(Pid::from_raw(0)).ok();
+        let set = match cpu {
+            Some(cpu) => {
+                let mut one = nix::sched::CpuSet::new();
+                one.set(cpu).ok().map(|()| one)
+            }
+            None => all(),
+        };
+        if let Some(set) = set {
+            let _ = nix::sched::sched_setaffinity(server.pid, &set);
+        }
     }
 
     fn server_alive(&self) -> bool {

@@ -541,7 +541,7 @@ fn next_random(c: &Control) -> u64 {
 
 fn hand_over(c: &Control, next: usize) {
     c.current.store(next as i32, Release);
-    futex_wake(&c.current);
+    futex_wake(&c.current, next);
 }
 
 /// Waits until the token is ours. If its holder died without passing it
@@ -552,7 +552,7 @@ fn wait_for_token(c: &Control, me: usize) {
         if holder == me as i32 {
             return;
         }
-        if !futex_wait(&c.current, holder, Duration::from_millis(20)) {
+        if !futex_wait(&c.current, holder, me, Duration::from_millis(20)) {
             let h = holder as usize;
             let pid = c.slots.get(h).map_or(0, |s| s.pid.load(Relaxed));
             if h < MAX_PROCESSES
@@ -652,31 +652,62 @@ fn alive(pid: i32) -> bool {
     }
 }
 
-/// Sleeps while `word == seen`, at most `timeout`. Returns false on timeout.
-fn futex_wait(word: &AtomicI32, seen: i32, timeout: Duration) -> bool {
-    let ts = libc::timespec {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as _,
+/// Sleeps while `word == seen`, at most `timeout`, until woken for `slot`.
+/// Returns false on timeout.
+///
+/// Every waiting process sleeps on the one token word, but each with its
+/// own bit: a hand-over wakes only the process it names. Waking them all
+/// would cost a context switch per waiter at every hand-over, only for
+/// all but one to go back to sleep.
+fn futex_wait(word: &AtomicI32, seen: i32, slot: usize, timeout: Duration) -> bool {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
     };
-    // SAFETY: `word` is a valid aligned i32 in shared memory; FUTEX_WAIT
-    // (not the private variant) because other processes wake it.
+    // SAFETY: `now` is a valid timespec to write into.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    // FUTEX_WAIT_BITSET takes a deadline on the monotonic clock.
+    let nanos = now.tv_nsec as u64 + u64::from(timeout.subsec_nanos());
+    let deadline = libc::timespec {
+        tv_sec: now.tv_sec
+            + timeout.as_secs() as libc::time_t
+            + (nanos / 1_000_000_000) as libc::time_t,
+        tv_nsec: (nanos % 1_000_000_000) as _,
+    };
+    // SAFETY: `word` is a valid aligned i32 in shared memory; the shared
+    // (not private) variant because other processes wake it.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_futex,
             word.as_ptr(),
-            libc::FUTEX_WAIT,
+            libc::FUTEX_WAIT_BITSET,
             seen,
-            &ts as *const libc::timespec,
+            &deadline as *const libc::timespec,
             std::ptr::null::<u32>(),
-            0,
+            bit(slot),
         )
     };
     !(rc == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ETIMEDOUT))
 }
 
-fn futex_wake(word: &AtomicI32) {
+/// Wakes the process of `slot` if it sleeps on `word`.
+fn futex_wake(word: &AtomicI32, slot: usize) {
     // SAFETY: as for `futex_wait`.
     unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX);
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE_BITSET,
+            i32::MAX,
+            std::ptr::null::<libc::timespec>(),
+            std::ptr::null::<u32>(),
+            bit(slot),
+        );
     }
+}
+
+/// A slot's bit in the futex bitset (slots beyond 31 share the top bit;
+/// there are only [`MAX_PROCESSES`]).
+fn bit(slot: usize) -> u32 {
+    1u32 << slot.min(31)
 }
