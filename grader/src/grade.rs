@@ -258,6 +258,43 @@ impl Workbench {
         notes
     }
 
+    /// Builds the course's shared crates, once a session: `None` when
+    /// they are built, or the failure of every exercise when they are not.
+    fn warm_up(&mut self) -> Option<Prepared> {
+        let builder = self.builder.as_mut().expect("staged, so a builder");
+        let mut first = false;
+        let warm = self.warmed.get_or_init(|| {
+            first = true;
+            builder.warm_up().err()
+        });
+        let Some(err) = warm else {
+            if first {
+                if let Ok(s) = &mut self.staged {
+                    s.warmth.record();
+                }
+            }
+            return None;
+        };
+        let (status, headline) = if err.interrupted {
+            (ExerciseStatus::Interrupted, err.headline.clone())
+        } else {
+            (
+                ExerciseStatus::BuildFailed,
+                format!("the course's own crates did not build: {}", err.headline),
+            )
+        };
+        Some(Prepared::Failed {
+            status,
+            headline,
+            build: Some(BuildResult {
+                ok: false,
+                elapsed_ms: 0.0,
+                error: Some(err.headline.clone()),
+                details: Some(err.details.clone()),
+            }),
+        })
+    }
+
     /// Checks, builds one exercise and copies its program into `bin`, so
     /// that a later build by anyone cannot change it under the running
     /// session.
@@ -298,29 +335,28 @@ impl Workbench {
                 };
             }
         }
-        let builder = self.builder.as_mut().expect("staged, so a builder");
-        let warm = self.warmed.get_or_init(|| builder.warm_up().err());
-        if let Some(err) = warm {
-            let (status, headline) = if err.interrupted {
-                (ExerciseStatus::Interrupted, err.headline.clone())
-            } else {
-                (
-                    ExerciseStatus::BuildFailed,
-                    format!("the course's own crates did not build: {}", err.headline),
-                )
-            };
-            return Prepared::Failed {
-                status,
-                headline,
-                build: Some(BuildResult {
-                    ok: false,
-                    elapsed_ms: 0.0,
-                    error: Some(err.headline.clone()),
-                    details: Some(err.details.clone()),
-                }),
-            };
+        // A warm-up skipped on the word of the copy's mark is made after
+        // all if the build fails: the mark may be wrong, the failure the
+        // course's (see `Warmth`).
+        let skipped = self.staged.as_ref().is_ok_and(|s| s.warmth.warm);
+        if !skipped {
+            if let Some(failed) = self.warm_up() {
+                return failed;
+            }
         }
-        match builder.build(e.slug, self.build_timeout) {
+        let builder = self.builder.as_mut().expect("staged, so a builder");
+        let mut result = builder.build(e.slug, self.build_timeout);
+        if skipped && result.as_ref().is_err_and(|e| !e.interrupted) {
+            if let Ok(s) = &mut self.staged {
+                s.warmth.forget();
+            }
+            if let Some(failed) = self.warm_up() {
+                return failed;
+            }
+            let builder = self.builder.as_mut().expect("staged, so a builder");
+            result = builder.build(e.slug, self.build_timeout);
+        }
+        match result {
             Ok(built) => {
                 let build = BuildResult {
                     ok: true,

@@ -27,6 +27,7 @@
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fs::{self, File};
+use std::hash::{Hash, Hasher};
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
@@ -73,8 +74,42 @@ pub struct Staged {
     pub ignored: Vec<String>,
     /// Notes on where the files were found ("found in course-main/").
     pub notes: Vec<String>,
+    /// Whether the course's own crates are known to be built here.
+    pub warmth: Warmth,
     /// Held while the copy is being built; see [`Staged::unlock`].
     lock: Option<Flock<File>>,
+}
+
+/// Whether a staged copy's lock file is settled and the course's own
+/// crates are built, as the last warm-up left them.
+///
+/// Each build is a cargo run of its own, and even one with nothing to do
+/// costs tens of milliseconds; a student who grades one exercise after
+/// each edit pays for every one. The warm-up (settle the lock file, build
+/// the course's shared crates) is needed only when something of the
+/// course's changed since it last succeeded, so a mark beside the copy
+/// (out of every box's reach) holds the digest of what it succeeded with.
+/// A wrong mark costs nothing but time: an exercise's build that fails
+/// after a skipped warm-up warms up and builds again.
+#[derive(Debug)]
+pub struct Warmth {
+    /// The mark matches the course as staged now: no warm-up needed.
+    pub warm: bool,
+    mark: PathBuf,
+    digest: u64,
+}
+
+impl Warmth {
+    /// Records a successful warm-up of the course as staged now.
+    pub fn record(&mut self) {
+        self.warm = fs::write(&self.mark, self.digest.to_string()).is_ok();
+    }
+
+    /// Forgets it (a build failed after a skipped warm-up).
+    pub fn forget(&mut self) {
+        let _ = fs::remove_file(&self.mark);
+        self.warm = false;
+    }
 }
 
 impl Staged {
@@ -108,7 +143,16 @@ pub fn stage(
     let lock = lock(&base, name)?;
     let root = base.join(name);
     let target_dir = root.join("target");
-    sync_course(&course.root, &root)?;
+    let mark = base.join(format!("{name}.warm"));
+    let settled = fs::read_to_string(&mark)
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok());
+    let digest = sync_course(&course.root, &root, settled)?;
+    let warmth = Warmth {
+        warm: settled == Some(digest) && target_dir.join("release").is_dir(),
+        mark,
+        digest,
+    };
     let mut notes = Vec::new();
     let (from_root, exercises_rel) = match submission {
         Submission::Solutions => (course.root.join("solutions"), PathBuf::new()),
@@ -145,6 +189,7 @@ pub fn stage(
         taken,
         ignored,
         notes,
+        warmth,
         lock: Some(lock),
     })
 }
@@ -325,7 +370,14 @@ fn is_link(base: &Path, rel: &Path) -> bool {
 
 /// Makes `to` a copy of the course's crates that the exercises need, and
 /// writes its manifest (see the module docs); removes what is gone.
-fn sync_course(course: &Path, to: &Path) -> io::Result<()> {
+///
+/// Returns a digest of everything of the course's it holds (every file
+/// but the students', the manifest and the lock file), for [`Warmth`].
+/// The lock file is copied unless `settled` is this digest: then the copy
+/// already holds the lock file that the last warm-up settled from the
+/// same one.
+fn sync_course(course: &Path, to: &Path, settled: Option<u64>) -> io::Result<u64> {
+    let mut digest = std::collections::hash_map::DefaultHasher::new();
     let mut wanted = BTreeSet::new();
     let roots: Vec<PathBuf> = COURSE_CRATES
         .iter()
@@ -341,14 +393,23 @@ fn sync_course(course: &Path, to: &Path) -> io::Result<()> {
                 wanted.insert(rel);
                 return Ok(());
             }
+            let bytes = fs::read(path)?;
+            (&rel, &bytes).hash(&mut digest);
             wanted.insert(rel.clone());
-            copy_if_changed(path, &to.join(rel)).map(|_| ())
+            write_if_changed(&to.join(rel), &bytes).map(|_| ())
         })?;
     }
+    let manifest = manifest(course)?;
+    manifest.hash(&mut digest);
+    let lock = fs::read(course.join("Cargo.lock"))?;
+    lock.hash(&mut digest);
+    let digest = digest.finish();
     wanted.insert(PathBuf::from("Cargo.lock"));
-    copy_if_changed(&course.join("Cargo.lock"), &to.join("Cargo.lock"))?;
+    if settled != Some(digest) || !to.join("Cargo.lock").is_file() {
+        write_if_changed(&to.join("Cargo.lock"), &lock)?;
+    }
     wanted.insert(PathBuf::from("Cargo.toml"));
-    write_if_changed(&to.join("Cargo.toml"), manifest(course)?.as_bytes())?;
+    write_if_changed(&to.join("Cargo.toml"), manifest.as_bytes())?;
     let mut stale = Vec::new();
     walk(to, &mut |rel, path| {
         if !rel.starts_with("target") && !wanted.contains(rel) {
@@ -359,7 +420,7 @@ fn sync_course(course: &Path, to: &Path) -> io::Result<()> {
     for path in stale {
         fs::remove_file(path)?;
     }
-    Ok(())
+    Ok(digest)
 }
 
 /// The staged copy's manifest: the course's workspace settings, its
@@ -446,10 +507,6 @@ fn walk(root: &Path, f: &mut dyn FnMut(&Path, &Path) -> io::Result<()>) -> io::R
 
 /// Copies `from` to `to` unless `to` already has the same bytes; returns
 /// whether it wrote.
-fn copy_if_changed(from: &Path, to: &Path) -> io::Result<bool> {
-    write_if_changed(to, &fs::read(from)?)
-}
-
 fn write_if_changed(to: &Path, new: &[u8]) -> io::Result<bool> {
     if fs::read(to).is_ok_and(|old| old == new) {
         return Ok(false);
@@ -565,15 +622,53 @@ mod tests {
     }
 
     #[test]
-    fn copies_only_what_changed() {
+    fn writes_only_what_changed() {
         let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (dir.path().join("a"), dir.path().join("sub/b"));
-        fs::write(&a, "one").unwrap();
-        assert!(copy_if_changed(&a, &b).unwrap());
-        assert!(!copy_if_changed(&a, &b).unwrap());
-        fs::write(&a, "two").unwrap();
-        assert!(copy_if_changed(&a, &b).unwrap());
+        let b = dir.path().join("sub/b");
+        assert!(write_if_changed(&b, b"one").unwrap());
+        assert!(!write_if_changed(&b, b"one").unwrap());
+        assert!(write_if_changed(&b, b"two").unwrap());
         assert_eq!(fs::read_to_string(&b).unwrap(), "two");
+    }
+
+    #[test]
+    fn a_settled_lock_file_is_kept_until_the_course_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (course, to) = (dir.path().join("course"), dir.path().join("stage"));
+        for c in COURSE_CRATES {
+            fs::create_dir_all(course.join(c).join("src")).unwrap();
+            fs::write(course.join(c).join("src/lib.rs"), "").unwrap();
+        }
+        fs::create_dir_all(course.join("exercises")).unwrap();
+        fs::write(course.join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
+        fs::write(course.join("Cargo.lock"), "course's").unwrap();
+        let first = sync_course(&course, &to, None).unwrap();
+        assert_eq!(
+            fs::read_to_string(to.join("Cargo.lock")).unwrap(),
+            "course's"
+        );
+        // A warm-up settles the copy's lock file; the next staging keeps it.
+        fs::write(to.join("Cargo.lock"), "settled").unwrap();
+        assert_eq!(sync_course(&course, &to, Some(first)).unwrap(), first);
+        assert_eq!(
+            fs::read_to_string(to.join("Cargo.lock")).unwrap(),
+            "settled"
+        );
+        // Without the mark, or once a course file changed, it is copied again.
+        assert_eq!(sync_course(&course, &to, None).unwrap(), first);
+        assert_eq!(
+            fs::read_to_string(to.join("Cargo.lock")).unwrap(),
+            "course's"
+        );
+        fs::write(to.join("Cargo.lock"), "settled").unwrap();
+        let lib = course.join(COURSE_CRATES[0]).join("src/lib.rs");
+        fs::write(&lib, "pub fn changed() {}").unwrap();
+        let second = sync_course(&course, &to, Some(first)).unwrap();
+        assert_ne!(second, first);
+        assert_eq!(
+            fs::read_to_string(to.join("Cargo.lock")).unwrap(),
+            "course's"
+        );
     }
 
     #[test]
