@@ -32,6 +32,31 @@ fn a_workspace_that_does_not_exist_is_a_usage_error() {
 }
 
 #[test]
+fn an_unknown_invariant_or_demo_is_a_usage_error_naming_the_real_ones() {
+    grader()
+        .args(["locked-bank", "--invariant", "final-is-start"])
+        .assert()
+        .code(2)
+        .stderr(contains("`final-is-start`"))
+        .stderr(contains("final-equals-start"));
+    grader()
+        .args(["locked-bank", "queue-drain", "--demo", "unlocked"])
+        .assert()
+        .code(2)
+        .stderr(contains("name that exercise alone"));
+    grader()
+        .args(["queue-drain", "--demo", "unlocked"])
+        .assert()
+        .code(2)
+        .stderr(contains("it has: faulty"));
+    grader()
+        .args(["unlocked-race", "--demo", "faulty"])
+        .assert()
+        .code(2)
+        .stderr(contains("no buggy program"));
+}
+
+#[test]
 fn bad_option_values_are_refused_before_anything_runs() {
     grader().args(["--runs", "0"]).assert().code(2);
     grader().args(["--timeout", "-1"]).assert().code(2);

@@ -1,11 +1,16 @@
 //! Pictures of interleavings: the lessons' committed SVGs are what the
 //! grader draws today, and a real browser renders a replay's HTML page.
 //!
-//! Lessons 2 to 5 each show the failing schedule of the lesson's buggy
-//! program as `exercises/NN-name/timeline.svg`. The grader finds the run
-//! (a grading session at a fixed seed; its first failing run) and draws
-//! it (`grader replay … --svg`). A picture that differs from what the
-//! grader draws now is stale, and the test says how to redraw them all:
+//! Lessons 2 to 5 each show the smallest schedule that breaks the
+//! lesson's buggy program as `exercises/NN-name/timeline.svg`. The grader
+//! finds it (`--mode exhaustive --invariant ID`, with `--demo NAME` for
+//! the lessons' demonstrations: the fewest preemptions that break that
+//! invariant, then the shortest, at the exercise's smallest size) and
+//! draws it (`grader replay … --size N --schedule S
+//! --svg`). Lesson 2's program is correct and races by design, so it is
+//! drawn under lesson 3's schedule: the same two workers, the same lost
+//! update. A picture that differs from what the grader draws now is
+//! stale, and the test says how to redraw them all:
 //!
 //! ```sh
 //! UPDATE_PICTURES=1 cargo test -p course-tests --test pictures
@@ -18,100 +23,122 @@ mod common;
 
 use common::{course_root, fixture, grader, json, patches, variant_patch};
 
-/// The session seed the lessons' runs are found with.
-const FIND_SEED: u64 = 1;
-/// Runs of that session: every lesson's bug shows in far fewer.
-const FIND_RUNS: u64 = 20;
+/// Where a lesson's program comes from.
+#[derive(Clone, Copy)]
+enum Program {
+    /// The reference solution.
+    Solution,
+    /// The lesson's buggy program of that name (`--demo NAME`).
+    Demo(&'static str),
+    /// A known-bad variant (`tests/fixtures/variants/NAME.patch`).
+    Variant(&'static str),
+}
 
 /// One lesson's picture: which program shows the lesson's failure.
 struct Lesson {
     dir: &'static str,
     slug: &'static str,
-    /// Where the program comes from: grader options.
-    source: &'static [&'static str],
-    /// The lesson's failure is a run that breaks an invariant; otherwise
-    /// (exercise 2, whose correct program races) a run with a lost update.
-    fails: bool,
+    program: Program,
+    /// The invariant the lesson's failure breaks; none for lesson 2,
+    /// drawn under lesson 3's schedule.
+    invariant: Option<&'static str>,
 }
 
 const LESSONS: &[Lesson] = &[
     Lesson {
-        dir: "02-unlocked-race",
-        slug: "unlocked-race",
-        source: &["--solutions"],
-        fails: false,
-    },
-    Lesson {
         dir: "03-locked-bank",
         slug: "locked-bank",
-        source: &["--solutions", "--demo", "unlocked"],
-        fails: true,
+        program: Program::Demo("unlocked"),
+        invariant: Some("final-equals-start"),
+    },
+    Lesson {
+        dir: "02-unlocked-race",
+        slug: "unlocked-race",
+        program: Program::Solution,
+        invariant: None,
     },
     Lesson {
         dir: "04-queue-drain",
         slug: "queue-drain",
-        source: &["--solutions", "--demo", "faulty"],
-        fails: true,
+        program: Program::Demo("faulty"),
+        invariant: Some("no-hang"),
     },
     Lesson {
         dir: "05-reentrant-lock",
         slug: "reentrant-lock",
-        source: &["--workspace", "VARIANT"],
-        fails: true,
+        program: Program::Variant("05-no-owner-check"),
+        invariant: Some("exclusive"),
     },
 ];
 
-/// Lesson 5's failure: a release that does not check the owner, staged
-/// as a submission under `tmp` (once).
-fn variant(tmp: &Path) -> PathBuf {
-    let dir = tmp.join("05-no-owner-check");
-    if !dir.exists() {
-        let patch = variant_patch("variants", "05-no-owner-check");
-        patches::stage(&course_root(), &patch, &dir).unwrap_or_else(|why| panic!("{why}"));
+/// The grader options that name `program`, staging a variant under `tmp`
+/// (once).
+fn source_args(program: Program, tmp: &Path) -> Vec<String> {
+    match program {
+        Program::Solution => vec!["--solutions".into()],
+        Program::Demo(name) => vec!["--solutions".into(), "--demo".into(), name.into()],
+        Program::Variant(name) => {
+            let dir = tmp.join(name);
+            if !dir.exists() {
+                let patch = variant_patch("variants", name);
+                patches::stage(&course_root(), &patch, &dir).unwrap_or_else(|why| panic!("{why}"));
+            }
+            vec!["--workspace".into(), dir.display().to_string()]
+        }
     }
-    dir
 }
 
-fn source_args(lesson: &Lesson, tmp: &Path) -> Vec<String> {
-    lesson
-        .source
-        .iter()
-        .map(|a| match *a {
-            "VARIANT" => variant(tmp).display().to_string(),
-            a => a.to_string(),
-        })
-        .collect()
+/// A schedule of the search: its size and its choices.
+#[derive(Clone)]
+struct Smallest {
+    size: u64,
+    schedule: String,
 }
 
-/// The seed of the run the lesson shows: the first failing run of a
-/// session at [`FIND_SEED`], or the first run from it with a lost update.
-fn find_seed(lesson: &Lesson, tmp: &Path) -> u64 {
-    if lesson.fails {
-        let out = grader()
-            .args([lesson.slug, "--format", "json", "--seed"])
-            .arg(FIND_SEED.to_string())
-            .args(["--runs", &FIND_RUNS.to_string()])
-            .args(source_args(lesson, tmp))
-            .output()
-            .unwrap();
-        let report = json(&out.stdout);
-        let runs = &report["exercises"][0]["failing_runs"];
-        return runs[0]["seed"]
-            .as_u64()
-            .unwrap_or_else(|| panic!("{}: no failing run found: {report}", lesson.slug));
-    }
-    (FIND_SEED..FIND_SEED + FIND_RUNS)
-        .find(|&seed| draw(lesson, seed, tmp).contains(r#"class="step overwritten""#))
-        .unwrap_or_else(|| panic!("{}: no lost update in {FIND_RUNS} runs", lesson.slug))
-}
-
-/// The grader's picture of one run.
-fn draw(lesson: &Lesson, seed: u64, tmp: &Path) -> String {
-    let svg = tmp.join(format!("{}.svg", lesson.slug));
+/// The smallest schedule that breaks `invariant` of the lesson's program.
+fn smallest(lesson: &Lesson, invariant: &str, tmp: &Path) -> Smallest {
     let out = grader()
-        .args(["replay", lesson.slug, "--seed", &seed.to_string(), "--svg"])
+        .args([
+            lesson.slug,
+            "--mode",
+            "exhaustive",
+            "--invariant",
+            invariant,
+        ])
+        .args(["--format", "json"])
+        .args(source_args(lesson.program, tmp))
+        .output()
+        .unwrap();
+    let report = json(&out.stdout);
+    let failure = report["exercises"][0]["invariants"]
+        .as_array()
+        .and_then(|all| all.iter().find(|i| i["id"] == invariant))
+        .map(|i| i["failure"].clone())
+        .unwrap_or_default();
+    match (failure["size"].as_u64(), failure["schedule"].as_str()) {
+        (Some(size), Some(schedule)) => Smallest {
+            size,
+            schedule: schedule.to_string(),
+        },
+        _ => panic!(
+            "{}: no counterexample to {invariant}: {report}",
+            lesson.slug
+        ),
+    }
+}
+
+/// The grader's picture of the lesson's program under `at`.
+fn draw(lesson: &Lesson, at: &Smallest, tmp: &Path) -> String {
+    let svg = tmp.join(format!("{}.svg", lesson.slug));
+    let mut cmd = grader();
+    cmd.args(["replay", lesson.slug, "--size", &at.size.to_string()]);
+    if !at.schedule.is_empty() {
+        cmd.args(["--schedule", &at.schedule]);
+    }
+    let out = cmd
+        .arg("--svg")
         .arg(&svg)
-        .args(source_args(lesson, tmp))
+        .args(source_args(lesson.program, tmp))
         .output()
         .unwrap();
     std::fs::read_to_string(&svg).unwrap_or_else(|e| {
@@ -134,20 +161,29 @@ fn broke(svg: &str) -> bool {
 
 #[test]
 fn lesson_pictures_are_fresh() {
-    // The grade command above does not take --demo: a demo is graded by
-    // replaying it, so the demo lessons find their seed from a replay.
     let tmp = tempfile::tempdir().unwrap();
     let update = std::env::var_os("UPDATE_PICTURES").is_some();
     let mut stale = Vec::new();
+    let mut last: Option<Smallest> = None;
     for lesson in LESSONS {
-        let seed = if lesson.source.contains(&"--demo") {
-            (FIND_SEED..FIND_SEED + FIND_RUNS)
-                .find(|&seed| broke(&draw(lesson, seed, tmp.path())))
-                .unwrap_or_else(|| panic!("{}: no failing run found", lesson.slug))
-        } else {
-            find_seed(lesson, tmp.path())
+        let at = match lesson.invariant {
+            Some(id) => smallest(lesson, id, tmp.path()),
+            None => last.clone().expect("lesson 3 comes first"),
         };
-        let fresh = draw(lesson, seed, tmp.path());
+        last = Some(at.clone());
+        let fresh = draw(lesson, &at, tmp.path());
+        assert!(
+            broke(&fresh),
+            "{}: the picture shows the break",
+            lesson.slug
+        );
+        if lesson.invariant.is_none() {
+            assert!(
+                fresh.contains(r#"class="step overwritten""#),
+                "{}: lesson 3's schedule loses an update here too",
+                lesson.slug
+            );
+        }
         assert_eq!(
             fresh.matches(r#"<g class="lane""#).count(),
             fresh
@@ -158,6 +194,25 @@ fn lesson_pictures_are_fresh() {
                 .unwrap(),
             "one lane per process"
         );
+        // The lesson names the schedule it shows, for its reader to replay.
+        let readme = course_root()
+            .join("exercises")
+            .join(lesson.dir)
+            .join("README.md");
+        // (Compared with its lines joined: a command may wrap.)
+        let text = std::fs::read_to_string(&readme).unwrap();
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut words = vec![format!("--size {}", at.size)];
+        if !at.schedule.is_empty() {
+            words.push(format!("--schedule {}", at.schedule));
+        }
+        for w in words {
+            assert!(
+                text.contains(&w),
+                "{}: the lesson's replay command names `{w}`",
+                readme.display()
+            );
+        }
         let path = course_root()
             .join("exercises")
             .join(lesson.dir)

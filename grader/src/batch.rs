@@ -320,6 +320,8 @@ fn grade_one(
         stage: slot.to_string(),
         boundary: true,
         sandbox: true,
+        only: Vec::new(),
+        demo: None,
     };
     let graded = panic::catch_unwind(AssertUnwindSafe(|| grade::grade(course, &grade_opts)));
     let dir = opts.output.join(name);

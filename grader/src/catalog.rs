@@ -46,6 +46,8 @@ pub struct Exercise {
     /// The sizes the exhaustive search tries every schedule at, smallest
     /// first.
     pub sizes: &'static [Size],
+    /// The lesson's buggy programs, by name (`--demo NAME`).
+    pub demos: &'static [&'static str],
 }
 
 /// A size the exhaustive search runs an exercise at.
@@ -94,6 +96,7 @@ pub const EXERCISES: &[Exercise] = &[
                 max_preemptions: Some(0),
             },
         ],
+        demos: &[],
     },
     Exercise {
         number: 2,
@@ -118,6 +121,7 @@ pub const EXERCISES: &[Exercise] = &[
                 max_preemptions: Some(0),
             },
         ],
+        demos: &[],
     },
     Exercise {
         number: 3,
@@ -147,6 +151,7 @@ pub const EXERCISES: &[Exercise] = &[
                 max_preemptions: Some(0),
             },
         ],
+        demos: &["unlocked"],
     },
     Exercise {
         number: 4,
@@ -171,6 +176,7 @@ pub const EXERCISES: &[Exercise] = &[
                 max_preemptions: Some(0),
             },
         ],
+        demos: &["faulty"],
     },
     Exercise {
         number: 5,
@@ -200,6 +206,7 @@ pub const EXERCISES: &[Exercise] = &[
                 max_preemptions: Some(0),
             },
         ],
+        demos: &[],
     },
 ];
 

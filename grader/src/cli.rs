@@ -258,6 +258,19 @@ pub struct GradeArgs {
     /// Runs at once. Default: the number of CPUs.
     #[arg(long, value_name = "J", value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub jobs: Option<u64>,
+    /// Judge only this invariant (its id, as the JSON report names it;
+    /// repeatable). With --mode exhaustive the search then stops at the
+    /// fewest preemptions that break it: `--invariant final-equals-start`
+    /// finds the smallest lost update, however early the program breaks
+    /// something else.
+    #[arg(long = "invariant", value_name = "ID")]
+    pub invariants: Vec<String>,
+    /// Grade the lesson's buggy program of that name instead of the
+    /// exercise's code, for one exercise (`grader 3 --demo unlocked`):
+    /// what the lesson says goes wrong, found and shown as a student's
+    /// failure would be.
+    #[arg(long, value_name = "NAME")]
+    pub demo: Option<String>,
     /// How each run is made.
     #[command(flatten)]
     pub run: RunArgs,

@@ -17,8 +17,8 @@ use crate::catalog::{Exercise, Source};
 use crate::course::Course;
 use crate::judge::invariants::Invariant;
 use crate::judge::verdict::{
-    self, BuildResult, ExerciseResult, ExerciseStatus, Finished, Place, Session, ShrunkFrom, Tally,
-    SCHEMA,
+    self, BuildResult, ExerciseResult, ExerciseStatus, Failure, Finished, Place, Session,
+    ShrunkFrom, Tally, SCHEMA,
 };
 use crate::mode::ModeKind;
 use crate::report::term::Progress;
@@ -62,6 +62,10 @@ pub struct Options {
     /// Whether the language boundary is enforced (always, but in tests
     /// that show what the other layers do alone).
     pub boundary: bool,
+    /// The only invariants judged, by id (all when empty).
+    pub only: Vec<String>,
+    /// The lesson's buggy program run instead of the exercise's code.
+    pub demo: Option<String>,
     /// Whether builds and runs are boxed (always, but in such tests).
     pub sandbox: bool,
 }
@@ -97,11 +101,14 @@ impl Options {
         // is graded as that checkout's own `cargo grade` grades it, so it
         // names no path of the grading machine (the human report tells an
         // instructor to add `--workspace`).
-        let solutions = if self.source == Source::Solutions {
-            " --solutions"
+        let mut solutions = if self.source == Source::Solutions {
+            " --solutions".to_string()
         } else {
-            ""
+            String::new()
         };
+        if let Some(demo) = &self.demo {
+            solutions.push_str(&format!(" --demo {demo}"));
+        }
         let schedule = |s: &str| {
             if s.is_empty() {
                 " --schedule ''".to_string()
@@ -133,7 +140,7 @@ impl Options {
         if let Some(p) = place {
             cmd.push_str(&schedule(&p.schedule));
         }
-        cmd.push_str(solutions);
+        cmd.push_str(&solutions);
         if mode != e.default_mode {
             cmd.push_str(&format!(" --mode {}", mode.name()));
         }
@@ -542,7 +549,11 @@ pub fn grade_with(course: &Course, opts: &Options, on: &mut dyn FnMut(Event)) ->
             exercise: e,
             title: e.lesson_title(&course.root),
             package: e.package(&opts.source),
-            invariants: e.invariants(),
+            invariants: e
+                .invariants()
+                .into_iter()
+                .filter(|i| opts.only.is_empty() || opts.only.iter().any(|id| id == i.id))
+                .collect(),
             prepared: bench.prepare(e, &bin),
         }));
     }
@@ -565,7 +576,7 @@ pub fn grade_with(course: &Course, opts: &Options, on: &mut dyn FnMut(Event)) ->
             Prepared::Ready { program, .. } => Some(Plan {
                 exercise: f.exercise.slug.to_string(),
                 program: program.clone(),
-                demo: None,
+                demo: opts.demo.clone(),
                 mode: opts.mode_for(f.exercise),
                 sched_override: None,
                 base_seed: opts.seed,
@@ -594,6 +605,7 @@ pub fn grade_with(course: &Course, opts: &Options, on: &mut dyn FnMut(Event)) ->
                     bound: opts.bound,
                     reduce: opts.reduce,
                     jobs: opts.jobs,
+                    budget: None,
                 };
                 Some(search::search(&request, &|m| progress.message(m)))
             }
@@ -849,7 +861,7 @@ fn finish(f: InFlight, ran: Ran, opts: &Options, interrupted: bool) -> ExerciseR
 /// Shrinks each failure that random runs found, so that what is shown
 /// is the simplest schedule that still breaks the same invariant.
 fn shrink_failures(
-    e: &Exercise,
+    e: &'static Exercise,
     plan: &Plan,
     invariants: &[Invariant],
     done: &mut Finished,
@@ -877,6 +889,19 @@ fn shrink_failures(
             continue;
         };
         left = left.saturating_sub(s.runs);
+        if s.place.preemptions > 1 && !interrupt::interrupted() {
+            if let Some(smaller) = smallest(e, plan, inv, s.place.preemptions - 1, opts) {
+                // Found at a small size with fewer preemptions: shown
+                // instead, as the search shows it, with the run that
+                // first failed still named.
+                *f = Failure {
+                    run: f.run,
+                    seed: f.seed,
+                    ..smaller
+                };
+                continue;
+            }
+        }
         let shrink::Shrunk {
             place,
             violation,
@@ -898,6 +923,47 @@ fn shrink_failures(
             runs,
         });
     }
+}
+
+/// The most schedules [`smallest`] runs.
+const SMALLEST_BUDGET: usize = 300;
+
+/// The failure of `invariant` with the fewest preemptions (at most
+/// `most`) at `e`'s small sizes, as the exhaustive search finds it, when
+/// it finds one within [`SMALLEST_BUDGET`] schedules.
+///
+/// Shrinking works at the failing run's own size, where the one switch
+/// that matters can hide among hundreds of steps: a drain that hangs on
+/// its last item of a hundred keeps most of its preemptions. At three
+/// items the same race is one preemption, and the search finds it in a
+/// few dozen schedules.
+fn smallest(
+    e: &'static Exercise,
+    plan: &Plan,
+    invariant: &Invariant,
+    most: u32,
+    opts: &Options,
+) -> Option<Failure> {
+    let invariants = [invariant.in_search()];
+    let request = search::Request {
+        exercise: e,
+        plan,
+        invariants: &invariants,
+        bound: most.min(DEFAULT_BOUND),
+        reduce: true,
+        jobs: opts.jobs,
+        budget: Some(SMALLEST_BUDGET),
+    };
+    let found = search::search(&request, &|_| {});
+    found.result.counterexample.as_ref()?;
+    let mut tally = Tally::new(invariants.to_vec(), e.distributions.len());
+    for v in found.verdicts {
+        tally.add(v);
+    }
+    let replay = |seed, place: Option<&Place>| opts.replay_command(e, seed, place);
+    let done = tally.finish(&[], &[], &replay);
+    let failure = done.invariants.into_iter().next()?.failure?;
+    failure.size.is_some().then_some(failure)
 }
 
 fn session(

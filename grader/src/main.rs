@@ -314,7 +314,13 @@ fn grade_command(course: &Course, args: cli::GradeArgs) -> ExitCode {
         stage: stage_name(&args.source, &args.run),
         boundary: !args.run.no_language_boundary,
         sandbox: !args.run.no_sandbox,
+        only: args.invariants.clone(),
+        demo: args.demo.clone(),
     };
+    if let Some(message) = unknown_invariants(&opts).or_else(|| wrong_demo(&opts)) {
+        eprintln!("grader: {message}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     // The student's own exercises: their verdicts are the list's status.
     let stamps: Option<Vec<Option<u128>>> =
         (opts.source == catalog::Source::Exercises).then(|| {
@@ -426,6 +432,50 @@ fn stage_name(source: &cli::SourceArgs, run: &cli::RunArgs) -> String {
         (true, _) => format!("{base}-unchecked"),
         (false, true) => format!("{base}-unboxed"),
     }
+}
+
+/// A `--demo` that is not one of the one exercise graded.
+fn wrong_demo(opts: &grade::Options) -> Option<String> {
+    let demo = opts.demo.as_ref()?;
+    let [e] = opts.exercises.as_slice() else {
+        return Some(format!(
+            "--demo {demo} grades one exercise's buggy program: name that exercise alone"
+        ));
+    };
+    if e.demos.contains(&demo.as_str()) {
+        return None;
+    }
+    Some(match e.demos {
+        [] => format!("{} has no buggy program to show", e.slug),
+        known => format!(
+            "{} has no buggy program named `{demo}`; it has: {}",
+            e.slug,
+            known.join(", ")
+        ),
+    })
+}
+
+/// An `--invariant` that no exercise graded has, with those it could be.
+fn unknown_invariants(opts: &grade::Options) -> Option<String> {
+    let known: Vec<&str> = opts
+        .exercises
+        .iter()
+        .flat_map(|e| e.invariants())
+        .map(|i| i.id)
+        .collect();
+    let unknown: Vec<&String> = opts
+        .only
+        .iter()
+        .filter(|id| !known.contains(&id.as_str()))
+        .collect();
+    let first = unknown.first()?;
+    let mut ids = known.clone();
+    ids.sort();
+    ids.dedup();
+    Some(format!(
+        "no exercise graded has the invariant `{first}`; theirs are: {}",
+        ids.join(", ")
+    ))
 }
 
 fn unknown_message(names: &[String]) -> String {

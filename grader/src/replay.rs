@@ -137,7 +137,7 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
             seed: n as u64,
             sched: plan.config(0).sched,
             time_scale: 0.0,
-            demo: None,
+            demo: req.demo.clone(),
             params: (size.params)(),
         },
         None => plan.config(0),

@@ -95,14 +95,18 @@ pub fn failure_lines(f: &Failure) -> Vec<(&'static str, String)> {
 pub fn failure_summary(inv: &InvariantResult, f: &Failure, e: &ExerciseResult) -> String {
     let broken = inv.broken_phrase();
     if let (Some(n), Some(p)) = (f.size, f.preemptions) {
-        let size = e
-            .search
-            .as_ref()
-            .and_then(|s| s.sizes.get(n.wrapping_sub(1)))
+        let size = crate::catalog::find(e.slug)
+            .and_then(|x| x.sizes.get(n.wrapping_sub(1)))
             .map(|s| format!(" ({})", s.name))
             .unwrap_or_default();
+        // Random runs failed first, and the search found the simplest
+        // schedule at a small size afterwards.
+        let first = match (f.run, f.seed, e.runs > 0) {
+            (Some(run), Some(seed), true) => format!("; first in run {run} (seed {seed})"),
+            _ => String::new(),
+        };
         return format!(
-            "broken in {broken}; the simplest schedule: {}, at size {n}{size}",
+            "broken in {broken}{first}; the simplest schedule: {}, at size {n}{size}",
             preemptions(p)
         );
     }

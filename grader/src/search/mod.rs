@@ -75,6 +75,11 @@ pub struct Request<'a> {
     pub reduce: bool,
     /// Runs at once.
     pub jobs: usize,
+    /// The most schedules to run in all, if fewer than every one up to
+    /// the bound: a search that spends them ends without a verdict of
+    /// its own, and whatever failed so far still has the fewest
+    /// preemptions of its size (the levels below were complete).
+    pub budget: Option<usize>,
 }
 
 /// The search of one exercise, as reports give it.
@@ -233,6 +238,8 @@ struct State {
     finished: bool,
     interrupted: bool,
     warnings: Vec<String>,
+    /// The most schedules to run (see [`Request::budget`]).
+    budget: usize,
 }
 
 impl State {
@@ -245,7 +252,8 @@ impl State {
         }
         loop {
             let capped = self.run_at_size >= MAX_SCHEDULES;
-            if self.failed || self.interrupted || capped {
+            let spent = self.done.len() >= self.budget;
+            if self.failed || self.interrupted || capped || spent {
                 if capped {
                     self.warnings.push(format!(
                         "the search stopped after {MAX_SCHEDULES} schedules at {}",
@@ -336,6 +344,7 @@ pub fn search(req: &Request, tell: &(dyn Fn(String) + Sync)) -> Found {
         finished: sizes.is_empty(),
         interrupted: false,
         warnings: Vec::new(),
+        budget: req.budget.unwrap_or(usize::MAX),
     };
     if !first.finished {
         first.advance(sizes, req.bound);
@@ -368,7 +377,7 @@ fn worker(req: &Request, state: &Mutex<State>, wake: &Condvar, tell: &(dyn Fn(St
                 if interrupt::interrupted() {
                     s.interrupted = true;
                 }
-                if !s.interrupted {
+                if !s.interrupted && s.done.len() + s.running < s.budget {
                     if let Some(node) = s.queue.pop() {
                         s.running += 1;
                         break (s.size, node);
@@ -432,7 +441,7 @@ fn run_schedule(req: &Request, size: usize, node: Node) -> (Done, Leads, Option<
         seed: size as u64 + 1,
         sched: format!("replay:{}", schedule::format(&node.prefix)),
         time_scale: 0.0,
-        demo: None,
+        demo: req.plan.demo.clone(),
         params: (e.sizes[size].params)(),
     };
     let t = Instant::now();

@@ -200,6 +200,8 @@ fn options(args: &WatchArgs, e: &'static Exercise, runs: u64, seed: u64) -> grad
         stage: crate::stage_name(&source, &args.run),
         boundary: !args.run.no_language_boundary,
         sandbox: !args.run.no_sandbox,
+        only: Vec::new(),
+        demo: None,
     }
 }
 
