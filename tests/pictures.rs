@@ -21,7 +21,7 @@ use std::process::Command;
 
 mod common;
 
-use common::{course_root, fixture, grader, json, patches, variant_patch};
+use common::{course_root, fixture, grader, json, patches, staged, variant_patch};
 
 /// Where a lesson's program comes from.
 #[derive(Clone, Copy)]
@@ -331,9 +331,10 @@ fn a_browser_renders_a_replay_page() {
     }
 }
 
-/// `--html` beside the human report draws each failing exercise's first
-/// failing run and ends the report with the page's path; `--format html`
-/// is the same page as the report itself.
+/// `--html` beside the human report draws the failure each failing
+/// exercise shows first, as the report shows it (shrunk, or the search's
+/// simplest schedule at a small size), and ends the report with the page's
+/// path; `--format html` is the same page as the report itself.
 #[test]
 fn a_session_page_draws_each_failing_exercise() {
     let tmp = tempfile::tempdir().unwrap();
@@ -354,12 +355,14 @@ fn a_session_page_draws_each_failing_exercise() {
         format!("Pictures of the failing runs: {}", page.display())
     );
     let html = std::fs::read_to_string(&page).unwrap();
+    // The lost update, shrunk to its one preemption, is the run drawn.
     assert!(
-        html.contains("<h2>03 locked-bank: run 0 (seed 4)</h2>"),
+        html.contains("<h2>03 locked-bank: run 0 (seed 4), shrunk</h2>"),
         "{html}"
     );
     assert!(html.contains(r#"data-lanes="3""#));
-    assert!(html.contains("cargo grade replay locked-bank --seed 4"));
+    assert!(html.contains(r#"class="step overwriting""#));
+    assert!(html.contains("cargo grade replay locked-bank --seed 4 --schedule "));
     let out = grader()
         .args([
             "3",
@@ -378,5 +381,25 @@ fn a_session_page_draws_each_failing_exercise() {
         .clone();
     let same = String::from_utf8_lossy(&out.stdout);
     assert!(same.starts_with("<!DOCTYPE html>"), "{same}");
-    assert!(same.contains("<h2>03 locked-bank: run 0 (seed 4)</h2>"));
+    assert!(same.contains("<h2>03 locked-bank: run 0 (seed 4), shrunk</h2>"));
+    // A drain's hang is drawn at the small size where the search found it
+    // with one preemption.
+    let drain = staged(&variant_patch("variants", "04-faulty-drain"));
+    let out = grader()
+        .args(["4", "--runs", "20", "--seed", "4", "--format", "html"])
+        .arg("--workspace")
+        .arg(drain.path())
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        page.contains(
+            "<h2>04 queue-drain: the simplest failing schedule, at size 1 (3 items)</h2>"
+        ),
+        "{page}"
+    );
+    assert!(page.contains("stuck-wait"), "{page}");
+    assert!(page.contains("cargo grade replay queue-drain --size 1 --schedule "));
 }

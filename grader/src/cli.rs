@@ -277,10 +277,10 @@ pub struct GradeArgs {
     /// The report's format.
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Human)]
     pub format: Format,
-    /// Also write a page (self-contained HTML) with a picture of each
-    /// failing exercise's first failing run: one lane per process, the
-    /// locks held, the waits and where it broke. The report ends with
-    /// its path.
+    /// Also write a page (self-contained HTML) with a picture of the
+    /// failure each failing exercise shows first, as the report shows it
+    /// (shrunk, or at a small size): one lane per process, the locks
+    /// held, the waits and where it broke. The report ends with its path.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
     /// Write the report to this file instead of standard output.

@@ -1,12 +1,16 @@
 //! A whole grading session as one HTML page: each exercise's verdict, and
-//! a picture of the first failing run of each exercise that failed.
+//! a picture of the failure the report shows first for each exercise that
+//! failed.
 //!
 //! A session keeps verdicts, not traces (two hundred traces per exercise
-//! would be most of its memory), so the pictures come from replaying each
-//! exercise's first failing run by its seed. Under the controlled
-//! scheduler the seed fixes the interleaving, so the replay is that very
-//! run; in the free and perturb modes it is another run with the same
-//! parameters, and the page says so.
+//! would be most of its memory), so the pictures come from replaying. The
+//! failure shown is replayed as the report shows it: the simplest
+//! schedule of a search at its small size, or a random run's shrunk
+//! schedule with its seed, or else the first failing run by its seed.
+//! Under the controlled scheduler a seed or a schedule fixes the
+//! interleaving, so the replay is that very run; in the free and perturb
+//! modes it is another run with the same parameters, and the page says
+//! so.
 
 use std::time::Duration;
 
@@ -15,7 +19,8 @@ use super::{broken, Timeline};
 use crate::catalog;
 use crate::course::Course;
 use crate::grade::{Options, Workbench};
-use crate::judge::verdict::{ExerciseStatus, Session};
+use crate::judge::verdict::{ExerciseResult, ExerciseStatus, Session};
+use crate::mode::ModeKind;
 use crate::run::runner::{self, Plan};
 
 /// One exercise's picture: its first failing run, replayed.
@@ -30,16 +35,69 @@ pub struct Picture {
     pub schedule: Option<String>,
 }
 
-/// Replays the first failing run of each exercise that failed.
+/// What to replay for an exercise that failed.
+struct Shown {
+    exercise: &'static catalog::Exercise,
+    /// The run's seed (for a size of the search: the size's number).
+    seed: u64,
+    /// Its schedule, when the report shows one (searched or shrunk).
+    schedule: Option<String>,
+    /// The search's size it is at (1-based), if any.
+    size: Option<usize>,
+    heading: String,
+    replay: Option<String>,
+}
+
+/// The failure the report shows first for `r`, as something to replay.
+fn shown(r: &ExerciseResult, opts: &Options) -> Option<Shown> {
+    let e = catalog::find(r.slug)?;
+    let head = format!("{:02} {}", e.number, e.slug);
+    let failure = r
+        .invariants
+        .iter()
+        .filter_map(|i| i.failure.as_ref())
+        .find(|f| f.schedule.is_some() && f.preemptions.is_some());
+    if let Some(f) = failure {
+        if let Some(n) = f.size {
+            let name = e.sizes.get(n.wrapping_sub(1))?.name;
+            return Some(Shown {
+                exercise: e,
+                seed: n as u64,
+                schedule: f.schedule.clone(),
+                size: Some(n),
+                heading: format!("{head}: the simplest failing schedule, at size {n} ({name})"),
+                replay: f.replay.clone(),
+            });
+        }
+        if let (Some(run), Some(seed)) = (f.run, f.seed) {
+            return Some(Shown {
+                exercise: e,
+                seed,
+                schedule: f.schedule.clone(),
+                size: None,
+                heading: format!("{head}: run {run} (seed {seed}), shrunk"),
+                replay: f.replay.clone(),
+            });
+        }
+    }
+    let run = r.failing_runs.first()?;
+    Some(Shown {
+        exercise: e,
+        seed: run.seed,
+        schedule: None,
+        size: None,
+        heading: format!("{head}: run {} (seed {})", run.run, run.seed),
+        replay: opts.replay_command(e, run.seed, None),
+    })
+}
+
+/// Replays the failure shown first for each exercise that failed.
 pub fn replays(course: &Course, opts: &Options, session: &Session) -> Vec<Picture> {
-    let failed: Vec<(&'static catalog::Exercise, usize, u64)> = session
+    let failed: Vec<Shown> = session
         .exercises
         .iter()
         .filter(|r| r.status == ExerciseStatus::Failed)
-        .filter_map(|r| {
-            let run = r.failing_runs.first()?;
-            Some((catalog::find(r.slug)?, run.run, run.seed))
-        })
+        .filter_map(|r| shown(r, opts))
         .collect();
     if failed.is_empty() {
         return Vec::new();
@@ -47,7 +105,7 @@ pub fn replays(course: &Course, opts: &Options, session: &Session) -> Vec<Pictur
     let Ok(tmp) = crate::run::sweep::temp_dir() else {
         return Vec::new();
     };
-    let exercises: Vec<&'static catalog::Exercise> = failed.iter().map(|f| f.0).collect();
+    let exercises: Vec<&'static catalog::Exercise> = failed.iter().map(|f| f.exercise).collect();
     let mut bench = Workbench::new(
         course,
         &opts.source,
@@ -63,22 +121,32 @@ pub fn replays(course: &Course, opts: &Options, session: &Session) -> Vec<Pictur
         .collect();
     bench.done_building();
     let mut out = Vec::new();
-    for ((e, index, seed), program) in failed.into_iter().zip(programs) {
+    for (shown, program) in failed.into_iter().zip(programs) {
         let Some(program) = program else { continue };
-        let mode = opts.mode_for(e);
+        let e = shown.exercise;
+        let mode = match shown.schedule {
+            Some(_) => ModeKind::Controlled,
+            None => opts.mode_for(e),
+        };
         let plan = Plan {
             exercise: e.slug.to_string(),
             program,
-            demo: None,
+            demo: opts.demo.clone(),
             mode,
-            sched_override: None,
-            base_seed: seed,
+            sched_override: shown.schedule.as_ref().map(|s| format!("replay:{s}")),
+            base_seed: shown.seed,
             time_scale: e.time_scale(mode, opts.time_scale),
             timeout: opts.timeout.max(Duration::from_secs(1)),
             params: e.params,
             bare: !opts.sandbox,
         };
-        let run = runner::run_once(&plan, 0);
+        let mut config = plan.config(0);
+        if let Some(size) = shown.size.and_then(|n| e.sizes.get(n - 1)) {
+            // As the search ran it (see `search::run_schedule`).
+            config.params = (size.params)();
+            config.time_scale = 0.0;
+        }
+        let run = runner::run_with(&plan, 0, config);
         let broken = broken(e, &run);
         let timeline = Timeline::of_run(e, &run, &broken, false);
         let schedule = run.report.as_ref().ok().and_then(|r| {
@@ -87,7 +155,7 @@ pub fn replays(course: &Course, opts: &Options, session: &Session) -> Vec<Pictur
                 .and_then(|s| s.schedule.clone())
                 .or_else(|| r.deadlock.as_ref()?.schedule.clone())
         });
-        let mut heading = format!("{:02} {}: run {index} (seed {seed})", e.number, e.slug);
+        let mut heading = shown.heading;
         if !mode.replays_exactly() {
             heading.push_str(&format!(
                 ", replayed in {} mode, which does not fix the interleaving: another run \
@@ -98,7 +166,7 @@ pub fn replays(course: &Course, opts: &Options, session: &Session) -> Vec<Pictur
         out.push(Picture {
             heading,
             timeline,
-            replay: opts.replay_command(e, seed, None),
+            replay: shown.replay,
             schedule,
         });
     }
