@@ -186,3 +186,48 @@ fn a_process_that_panics_is_shown_dead() {
     );
     assert!(last.contains("[0] MainProcess  next:"), "{last}");
 }
+
+/// A child killed by a signal that nobody waited for (a stack overflow
+/// aborts it) is shown dead with the signal the kernel reported, not as
+/// having ended, and the others play on.
+#[test]
+fn a_process_killed_by_a_signal_is_shown_dead() {
+    let faults = fixture("faults").join("play");
+    let workspace = faults.display().to_string();
+    let (frames, _) = play(&["unlocked-race", "--workspace", &workspace], "1 1 q");
+    let last = &frames[frames.len() - 2].1;
+    assert!(
+        last.contains("[1] deposit      killed by SIGABRT"),
+        "{last}"
+    );
+    assert!(last.contains("[0] MainProcess  next:"), "{last}");
+    assert!(last.contains("[2] withdraw     next:"), "{last}");
+}
+
+/// A move after which a process never reaches its next step (it spins
+/// between two) is stopped at the deadline and named, with the process
+/// still running; undo takes the move back, and nothing is left running.
+#[test]
+fn a_move_that_hangs_is_named_and_can_be_undone() {
+    let faults = fixture("faults").join("play");
+    let watched = Watched::new("play-hang");
+    let out = watched
+        .grader()
+        .args(["play", "locked-bank", "--workspace"])
+        .arg(&faults)
+        .args(["--timeout", "1", "--keys", "g 2 2 u q", "--size", "100x30"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let frames = frames(&String::from_utf8_lossy(&out));
+    let keys: Vec<&str> = frames.iter().map(|(k, _)| k.as_str()).collect();
+    let hung = &frames[keys.iter().rposition(|k| *k == "key 2").unwrap()].1;
+    assert!(hung.contains("the run went wrong: timed out"), "{hung}");
+    assert!(hung.contains("(withdraw) running"), "{hung}");
+    let undone = &frames[keys.iter().position(|k| *k == "key u").unwrap()].1;
+    assert!(undone.contains("your move"), "{undone}");
+    assert!(undone.contains("[2] withdraw     next: pause"), "{undone}");
+    watched.assert_clean();
+}

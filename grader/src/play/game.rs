@@ -245,10 +245,21 @@ pub fn view(exercise: &Exercise, run: &RunData, choices: &[u8]) -> View {
                         |f| format!("stopped: not implemented yet: {f}"),
                     )
                 });
+            // A crash its parent never waited for, as the kernel told
+            // the supervisor (a stack overflow: "killed by SIGSEGV").
+            // (A signal only: the process that pauses a stepped run
+            // leaves with an exit code of its own.)
+            let died = run
+                .outcome
+                .deaths
+                .iter()
+                .find(|d| d.pid == lane.pid && d.how.starts_with("killed by"))
+                .map(|d| d.how.clone());
             let status = match (stuck, panicked) {
                 (_, Some(how)) => Status::Died(how),
                 (Some(s), None) if s.runnable => Status::Next(without_pids(&s.waiting_for)),
                 (Some(s), None) => Status::Waits(without_pids(&s.waiting_for)),
+                (None, None) if died.is_some() => Status::Died(died.unwrap_or_default()),
                 (None, None) => match &phase {
                     Phase::Broken(why) => Status::Died(why.clone()),
                     _ => Status::Ended,

@@ -240,6 +240,21 @@ pub struct RunOutcome {
     /// What happened to the fork server during the run, if anything.
     #[serde(default)]
     pub server_trouble: Option<String>,
+    /// The run's other processes that died of a signal or left with an
+    /// error code on their own, before the run's end killed the rest, as
+    /// the kernel told the supervisor when it reaped them: a child's
+    /// crash that its parent never waited for is seen all the same.
+    #[serde(default)]
+    pub deaths: Vec<Death>,
+}
+
+/// A process of a run that died on its own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Death {
+    /// Its pid.
+    pub pid: i32,
+    /// How: "killed by SIGSEGV", "exited with code 3".
+    pub how: String,
 }
 
 impl Default for Ending {
@@ -747,7 +762,7 @@ impl State {
         } else {
             Vec::new()
         };
-        self.kill_all(main);
+        let deaths = self.kill_all(main);
         // What the tree wrote before it died is still in the pipes.
         pump(&mut out, &mut err, rep.as_mut(), None, Duration::ZERO);
         let pids = Some(PidRange {
@@ -779,6 +794,7 @@ impl State {
             pids,
             leftover_files,
             server_trouble: None,
+            deaths,
         }
     }
 
@@ -801,8 +817,11 @@ impl State {
 
     /// Kills `main` and every other process of the box but the server, and
     /// reaps every child, until none is left. A fork bomb may fork while
-    /// this kills, so it repeats until a pass finds nothing.
-    fn kill_all(&self, main: Pid) {
+    /// this kills, so it repeats until a pass finds nothing. Returns the
+    /// processes but `main` that had died on their own (of a signal other
+    /// than this kill, or with an error code).
+    fn kill_all(&self, main: Pid) -> Vec<Death> {
+        let mut deaths = Vec::new();
         for _ in 0..1000 {
             let _ = signal::kill(main, Signal::SIGKILL);
             let others = self.box_processes(main);
@@ -817,6 +836,20 @@ impl State {
                         // The server died during the run: noticed by the caller.
                         continue;
                     }
+                    Ok(WaitStatus::Signaled(pid, sig, _))
+                        if pid != main && sig != Signal::SIGKILL =>
+                    {
+                        deaths.push(Death {
+                            pid: pid.as_raw(),
+                            how: format!("killed by {}", sig.as_str()),
+                        });
+                    }
+                    Ok(WaitStatus::Exited(pid, code)) if pid != main && code != 0 => {
+                        deaths.push(Death {
+                            pid: pid.as_raw(),
+                            how: format!("exited with code {code}"),
+                        });
+                    }
                     Ok(_) => continue,
                 }
             }
@@ -826,6 +859,7 @@ impl State {
             }
             std::thread::sleep(Duration::from_micros(200));
         }
+        deaths
     }
 
     /// Empties the work directory and `/dev/shm` (in a box of its own);
