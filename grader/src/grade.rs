@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::build::compile::{BuildError, Builder};
+use crate::build::compile::{BuildError, Builder, Built};
 use crate::build::stage::{self, Staged, Submission, STUDENT_FILE};
 use crate::build::{binary, boundary};
 use crate::catalog::{Exercise, Source};
@@ -205,6 +205,8 @@ pub struct Workbench {
     /// The build of the course's shared crates, once done: why it failed,
     /// if it did.
     warmed: OnceCell<Option<BuildError>>,
+    /// Exercises built together already (see [`Workbench::build_together`]).
+    prebuilt: std::collections::HashMap<&'static str, Built>,
 }
 
 impl Workbench {
@@ -236,6 +238,7 @@ impl Workbench {
             build_timeout,
             boundary,
             warmed: OnceCell::new(),
+            prebuilt: Default::default(),
         }
     }
 
@@ -263,6 +266,36 @@ impl Workbench {
             notes.extend(b.warnings.iter().map(|w| format!("build sandbox: {w}")));
         }
         notes
+    }
+
+    /// Builds `exercises` in one cargo run before each is prepared, when
+    /// that can be done safely: only those whose file was taken and
+    /// passes the language boundary (a refused file is never compiled),
+    /// and only when the course's crates need no warm-up. If anything
+    /// fails, nothing is kept, and each exercise is built alone.
+    pub fn build_together(&mut self, exercises: &[&'static Exercise]) {
+        let Ok(staged) = &self.staged else { return };
+        if !staged.warmth.warm {
+            return;
+        }
+        let ready: Vec<&'static str> = exercises
+            .iter()
+            .filter(|e| {
+                let taken = staged.taken.iter().find(|(slug, _)| *slug == e.slug);
+                let Some((_, Ok(shown))) = taken else {
+                    return false;
+                };
+                let file = staged.root.join("exercises").join(e.dir).join(STUDENT_FILE);
+                !self.boundary || boundary::refuse(&file, shown).is_none()
+            })
+            .map(|e| e.slug)
+            .collect();
+        let Some(builder) = self.builder.as_mut() else {
+            return;
+        };
+        if let Some(built) = builder.build_all(&ready, self.build_timeout) {
+            self.prebuilt = ready.into_iter().zip(built).collect();
+        }
     }
 
     /// Builds the course's shared crates, once a session: `None` when
@@ -351,6 +384,9 @@ impl Workbench {
                 return failed;
             }
         }
+        if let Some(built) = self.prebuilt.remove(e.slug) {
+            return self.ready(e, bin, built);
+        }
         let builder = self.builder.as_mut().expect("staged, so a builder");
         let mut result = builder.build(e.slug, self.build_timeout);
         if skipped && result.as_ref().is_err_and(|e| !e.interrupted) {
@@ -364,41 +400,7 @@ impl Workbench {
             result = builder.build(e.slug, self.build_timeout);
         }
         match result {
-            Ok(built) => {
-                let build = BuildResult {
-                    ok: true,
-                    elapsed_ms: built.elapsed.as_secs_f64() * 1000.0,
-                    error: None,
-                    details: None,
-                };
-                // Always, even with the source check off: it looks at what
-                // the compiler made, whatever the source did.
-                {
-                    let ctors = match &built.library {
-                        Some(rlib) => binary::constructors(rlib),
-                        None => Some("refused after the build: the compiled library could not be found to check".into()),
-                    };
-                    if let Some(why) = ctors {
-                        return Prepared::Failed {
-                            status: ExerciseStatus::Refused,
-                            headline: why.clone(),
-                            build: Some(BuildResult {
-                                ok: false,
-                                error: Some(why),
-                                ..build
-                            }),
-                        };
-                    }
-                }
-                match private_copy(&built.executable, bin, e.slug) {
-                    Ok(program) => Prepared::Ready { program, build },
-                    Err(err) => Prepared::Failed {
-                        status: ExerciseStatus::BuildFailed,
-                        headline: format!("cannot copy the built program: {err}"),
-                        build: Some(build),
-                    },
-                }
-            }
+            Ok(built) => self.ready(e, bin, built),
             Err(BuildError {
                 headline,
                 details,
@@ -416,6 +418,46 @@ impl Workbench {
                     error: Some(headline),
                     details: Some(details),
                 }),
+            },
+        }
+    }
+
+    /// A built exercise, checked (its compiled library) and copied out.
+    fn ready(&self, e: &Exercise, bin: &Path, built: Built) -> Prepared {
+        let build = BuildResult {
+            ok: true,
+            elapsed_ms: built.elapsed.as_secs_f64() * 1000.0,
+            error: None,
+            details: None,
+        };
+        // Always, even with the source check off: it looks at what
+        // the compiler made, whatever the source did.
+        {
+            let ctors = match &built.library {
+                Some(rlib) => binary::constructors(rlib),
+                None => Some(
+                    "refused after the build: the compiled library could not be found to check"
+                        .into(),
+                ),
+            };
+            if let Some(why) = ctors {
+                return Prepared::Failed {
+                    status: ExerciseStatus::Refused,
+                    headline: why.clone(),
+                    build: Some(BuildResult {
+                        ok: false,
+                        error: Some(why),
+                        ..build
+                    }),
+                };
+            }
+        }
+        match private_copy(&built.executable, bin, e.slug) {
+            Ok(program) => Prepared::Ready { program, build },
+            Err(err) => Prepared::Failed {
+                status: ExerciseStatus::BuildFailed,
+                headline: format!("cannot copy the built program: {err}"),
+                build: Some(build),
             },
         }
     }
@@ -532,6 +574,10 @@ pub fn grade_with(course: &Course, opts: &Options, on: &mut dyn FnMut(Event)) ->
     errors.extend(bench.error());
     let bin = tmp.path().join("bin");
 
+    if !first_build && opts.exercises.len() > 1 {
+        progress.message("building the exercises".to_string());
+        bench.build_together(&opts.exercises);
+    }
     let mut flights: Vec<Option<InFlight>> = Vec::new();
     for &e in &opts.exercises {
         let first = first_build && bench.error().is_none();

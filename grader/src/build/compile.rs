@@ -269,12 +269,64 @@ impl Builder {
         self.cargo_build(package, timeout, true)
     }
 
+    /// Builds `packages` in one cargo run, when there are several: each
+    /// one's build, or `None` when the run as a whole did not succeed.
+    ///
+    /// Each cargo run costs tens of milliseconds even with nothing to do,
+    /// so a session builds the exercises it grades together first. Only a
+    /// build where everything compiled is taken; otherwise each exercise
+    /// is built alone after all (see [`Builder::build`]), so that each
+    /// failure is its own exercise's.
+    pub fn build_all(&mut self, packages: &[&str], timeout: Duration) -> Option<Vec<Built>> {
+        if packages.len() < 2 {
+            return None;
+        }
+        let (outcome, group_limit, started) = self.run_cargo(packages, timeout).ok()?;
+        if outcome.ending != (Ending::Exited { code: 0 }) || group_limit.is_some() {
+            return None;
+        }
+        packages
+            .iter()
+            .map(|p| {
+                judge_build(
+                    outcome.clone(),
+                    None,
+                    p,
+                    &self.target_dir,
+                    timeout,
+                    true,
+                    started,
+                )
+                .ok()
+            })
+            .collect()
+    }
+
     fn cargo_build(
         &mut self,
         package: &str,
         timeout: Duration,
         is_bin: bool,
     ) -> Result<Built, BuildError> {
+        let (outcome, group_limit, started) = self.run_cargo(&[package], timeout)?;
+        judge_build(
+            outcome,
+            group_limit,
+            package,
+            &self.target_dir,
+            timeout,
+            is_bin,
+            started,
+        )
+    }
+
+    /// Runs `cargo build` of `packages` in the build's box: how it ended,
+    /// the control group's limit it reached if any, and when it started.
+    fn run_cargo(
+        &mut self,
+        packages: &[&str],
+        timeout: Duration,
+    ) -> Result<(RunOutcome, Option<String>, Instant), BuildError> {
         if interrupt::interrupted() {
             return Err(BuildError {
                 headline: "interrupted before it was built".into(),
@@ -284,17 +336,14 @@ impl Builder {
         }
         let toolchain = Toolchain::find().map_err(|e| BuildError::new(e, String::new()))?;
         let bin = toolchain.sysroot.join("bin");
-        let mut args: Vec<String> = [
-            "build",
-            "--release",
-            "--frozen",
-            "--message-format=json",
-            "-p",
-            package,
-            "--manifest-path",
-        ]
-        .map(String::from)
-        .to_vec();
+        let mut args: Vec<String> = ["build", "--release", "--frozen", "--message-format=json"]
+            .map(String::from)
+            .to_vec();
+        for p in packages {
+            args.push("-p".into());
+            args.push(p.to_string());
+        }
+        args.push("--manifest-path".into());
         args.push(self.manifest.display().to_string());
         args.push("--target-dir".into());
         args.push(self.target_dir.display().to_string());
@@ -363,15 +412,7 @@ impl Builder {
             }
         };
         let group_limit = self.boxed.as_mut().and_then(|b| b.group_limit_hit());
-        judge_build(
-            outcome,
-            group_limit,
-            package,
-            &self.target_dir,
-            timeout,
-            is_bin,
-            started,
-        )
+        Ok((outcome, group_limit, started))
     }
 }
 
