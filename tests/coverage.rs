@@ -9,20 +9,14 @@
 
 mod common;
 
-use common::{exercise, grader, json};
+use common::{exercise, graded};
 
 /// Grades the reference solutions of `exercises` at the default number
 /// of runs, with `seed`; returns the JSON report.
 fn default_session(exercises: &[&str], seed: &str) -> serde_json::Value {
-    let out = grader()
-        .args(exercises)
-        .args(["--solutions", "--seed", seed, "--format", "json"])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    json(&out)
+    let mut args = exercises.to_vec();
+    args.extend(["--solutions", "--seed", seed]);
+    graded(&args, 0)
 }
 
 #[test]

@@ -14,7 +14,7 @@
 mod common;
 
 use common::{
-    class_verdict, grade_class, grader, invariant, json, patches, staged, variant_patch, SEED,
+    class_verdict, grade_class, graded, grader, invariant, patches, staged, variant_patch, SEED,
 };
 use serde_json::Value;
 
@@ -26,19 +26,6 @@ fn variant(name: &str) -> tempfile::TempDir {
 
 fn number(name: &str) -> &str {
     name[..2].trim_start_matches('0')
-}
-
-/// Grades with `args` and JSON output; the report.
-fn graded(args: &[&str], code: i32) -> Value {
-    let out = grader()
-        .args(args)
-        .args(["--format", "json"])
-        .assert()
-        .code(code)
-        .get_output()
-        .stdout
-        .clone();
-    json(&out)
 }
 
 fn only(report: &Value) -> &Value {

@@ -11,18 +11,10 @@ mod common;
 
 use std::fs;
 
-use common::{course_root, grader, json, SEED};
+use common::{course_root, graded, SEED};
 
 fn grade_exercise_1() -> serde_json::Value {
-    let out = grader()
-        .args(["--solutions", "1", "--runs", "2", "--seed", SEED])
-        .args(["--format", "json"])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    json(&out)
+    graded(&["--solutions", "1", "--runs", "2", "--seed", SEED], 0)
 }
 
 #[test]

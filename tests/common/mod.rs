@@ -23,6 +23,20 @@ pub fn stdout_of(cmd: &mut assert_cmd::Command) -> String {
     String::from_utf8(out).expect("the grader prints UTF-8")
 }
 
+/// Grades with `args` and JSON output, expecting exit status `code`;
+/// the report.
+pub fn graded(args: &[&str], code: i32) -> serde_json::Value {
+    let out = grader()
+        .args(args)
+        .args(["--format", "json"])
+        .assert()
+        .code(code)
+        .get_output()
+        .stdout
+        .clone();
+    json(&out)
+}
+
 /// Parses a JSON report.
 pub fn json(stdout: &[u8]) -> serde_json::Value {
     serde_json::from_slice(stdout).unwrap_or_else(|e| {
