@@ -57,6 +57,8 @@ const EXPECTED: &[(&str, &[&str])] = &[
         "resources/exercises/01-sequential-bank",
         &["multiproc::Process", "Process::start"],
     ),
+    ("play/exercises/02-unlocked-race", &[]),
+    ("play/exercises/03-locked-bank", &[]),
     ("resources/exercises/02-unlocked-race", &[]),
     ("resources/exercises/03-locked-bank", &[]),
     (
