@@ -231,3 +231,58 @@ fn a_move_that_hangs_is_named_and_can_be_undone() {
     assert!(undone.contains("[2] withdraw     next: pause"), "{undone}");
     watched.assert_clean();
 }
+
+/// Ctrl-C from the parent during a move that hangs ends the game at once:
+/// the move's processes are killed, the schedule played so far is printed,
+/// and nothing is left running.
+#[test]
+fn ctrl_c_during_a_move_ends_the_game_and_leaves_nothing() {
+    use std::time::{Duration, Instant};
+    let watched = Watched::new("play-ctrl-c");
+    let child = std::process::Command::new(common::grader_path())
+        .current_dir(common::course_root())
+        .env(common::MARK, &watched.mark)
+        .env("TMPDIR", watched.tmp.path())
+        .env("NO_COLOR", "1")
+        .args(["play", "locked-bank", "--workspace"])
+        .arg(fixture("faults").join("play"))
+        .args(["--timeout", "300", "--keys", "g 2 2 q", "--size", "100x30"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the move that spins is under way: withdraw's process runs,
+    // carrying the mark.
+    let started = Instant::now();
+    let entry = format!("{}={}", common::MARK, watched.mark);
+    while common::marked(&entry).len() < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "no move started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The first moves take a fraction of a second; the spinning one runs
+    // until its deadline.
+    std::thread::sleep(Duration::from_secs(3));
+    let interrupted_at = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    // Far sooner than the move's deadline of 300 s.
+    assert!(
+        interrupted_at.elapsed() < Duration::from_secs(60),
+        "play took {:?} to stop",
+        interrupted_at.elapsed()
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("the run went wrong: interrupted (Ctrl-C)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Schedule played:"), "{stdout}");
+    watched.assert_clean();
+}

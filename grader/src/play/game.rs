@@ -203,6 +203,8 @@ pub fn view(exercise: &Exercise, run: &RunData, choices: &[u8]) -> View {
         Phase::Deadlocked
     } else if report.is_some_and(|r| r.summary.is_some()) {
         Phase::Finished
+    } else if run.interrupted {
+        Phase::Broken("interrupted (Ctrl-C)".into())
     } else {
         // The program's own words first: an unknown demo, a failed setup.
         let said = run.outcome.stderr.lines().find(|l| !l.trim().is_empty());
@@ -213,6 +215,9 @@ pub fn view(exercise: &Exercise, run: &RunData, choices: &[u8]) -> View {
     };
     let broken = if paused {
         live_breaks(exercise, run)
+    } else if run.interrupted {
+        // Stopped from outside: nothing the program did.
+        Vec::new()
     } else {
         crate::timeline::broken(exercise, run)
     };
