@@ -1041,6 +1041,8 @@ fn session(
         cpus: cpus(),
         mode_override: opts.mode,
         bound: (opts.mode == Some(ModeKind::Exhaustive)).then_some(opts.bound),
+        demo: opts.demo.clone(),
+        only: opts.only.clone(),
         exercises,
         unknown: opts.unknown.clone(),
         ignored_files: ignored,

@@ -895,6 +895,13 @@ pub struct Session {
     /// one (`--mode exhaustive`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bound: Option<u32>,
+    /// The lesson's buggy program graded instead of the exercise's code
+    /// (`--demo`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo: Option<String>,
+    /// The only invariants judged (`--invariant`), when not all.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub only: Vec<String>,
     /// Every exercise graded.
     pub exercises: Vec<ExerciseResult>,
     /// Names given that are no exercise.

@@ -28,11 +28,17 @@ pub fn render(s: &Session, p: Paint) -> String {
 /// What is graded and how: all of it known before any work is done.
 pub fn header(s: &Session, p: Paint) -> String {
     let mut out = String::new();
-    let what = match (&s.workspace, s.source) {
+    let mut what = match (&s.workspace, s.source) {
         (Some(w), _) => format!("the submission at {w}"),
         (None, "solutions") => "the reference solutions".into(),
         (None, _) => "exercises/".into(),
     };
+    if let Some(demo) = &s.demo {
+        what = format!("the lesson's buggy program `{demo}` (instead of {what})");
+    }
+    if !s.only.is_empty() {
+        what.push_str(&format!(", judging only {}", s.only.join(", ")));
+    }
     let mode = match s.mode_override {
         Some(m) => format!("mode {} for all", m.name()),
         None => "each exercise in its default mode".into(),
