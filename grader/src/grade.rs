@@ -293,7 +293,10 @@ impl Workbench {
         let Some(builder) = self.builder.as_mut() else {
             return;
         };
-        if let Some(built) = builder.build_all(&ready, self.build_timeout) {
+        // A build that does not finish in a minute is not the quick path
+        // it is meant to be: each exercise then gets its own deadline.
+        let deadline = self.build_timeout.min(Duration::from_secs(60));
+        if let Some(built) = builder.build_all(&ready, deadline) {
             self.prebuilt = ready.into_iter().zip(built).collect();
         }
     }
