@@ -258,11 +258,7 @@ fn ctrl_c_stops_everything_and_reports_the_runs_so_far() {
     // From its parent (this test): only the terminal and the parent may
     // interrupt a grader.
     let interrupted_at = Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    common::interrupt(pid);
     let out = child.wait_with_output().unwrap();
     assert!(
         interrupted_at.elapsed() < Duration::from_secs(20),

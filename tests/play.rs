@@ -168,14 +168,19 @@ fn nothing_is_left_running() {
     watched.assert_clean();
 }
 
+/// The frame before quitting, after `keys` played on exercise 2 of the
+/// fault fixture `faults/NAME`.
+fn last_frame(name: &str, keys: &str) -> String {
+    let workspace = fixture("faults").join(name).display().to_string();
+    let (frames, _) = play(&["unlocked-race", "--workspace", &workspace], keys);
+    frames[frames.len() - 2].1.clone()
+}
+
 /// A process that panics is shown as dead, with its message, and the
 /// others play on.
 #[test]
 fn a_process_that_panics_is_shown_dead() {
-    let crashes = fixture("faults").join("crashes");
-    let workspace = crashes.display().to_string();
-    let (frames, _) = play(&["unlocked-race", "--workspace", &workspace], "1 1 1 1 1 q");
-    let last = &frames[frames.len() - 2].1;
+    let last = last_frame("crashes", "1 1 1 1 1 q");
     assert!(
         last.contains("[1] deposit      panicked: the vault is on fire"),
         "{last}"
@@ -192,10 +197,7 @@ fn a_process_that_panics_is_shown_dead() {
 /// having ended, and the others play on.
 #[test]
 fn a_process_killed_by_a_signal_is_shown_dead() {
-    let faults = fixture("faults").join("play");
-    let workspace = faults.display().to_string();
-    let (frames, _) = play(&["unlocked-race", "--workspace", &workspace], "1 1 q");
-    let last = &frames[frames.len() - 2].1;
+    let last = last_frame("play", "1 1 q");
     assert!(
         last.contains("[1] deposit      killed by SIGABRT"),
         "{last}"
@@ -266,11 +268,7 @@ fn ctrl_c_during_a_move_ends_the_game_and_leaves_nothing() {
     // until its deadline.
     std::thread::sleep(Duration::from_secs(3));
     let interrupted_at = Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    common::interrupt(child.id());
     let out = child.wait_with_output().unwrap();
     // Far sooner than the move's deadline of 300 s.
     assert!(

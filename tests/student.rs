@@ -259,11 +259,7 @@ fn watch_grades_at_once_and_leaves_on_ctrl_c() {
     let text = seen.join("\n");
     assert!(text.contains("01 sequential-bank: 3 quick runs"), "{text}");
     assert!(text.contains("sequential-bank does not pass yet"), "{text}");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    common::interrupt(child.id());
     until(&rx, "Stopped watching", Duration::from_secs(30));
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));

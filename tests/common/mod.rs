@@ -67,6 +67,16 @@ pub fn invariant<'a>(exercise: &'a serde_json::Value, id: &str) -> &'a serde_jso
 /// test can find whatever a session left behind.
 pub const MARK: &str = "COURSE_GRADER_MARK";
 
+/// Sends Ctrl-C's signal to the process `pid` from this test, its parent:
+/// only the terminal and the parent may interrupt a grader.
+pub fn interrupt(pid: u32) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+}
+
 /// Whether this test runs as root, which the sandbox needs to be whole
 /// (namespaces, control groups, a uid of its own). Tests of the sandbox
 /// say so and skip without it; CI runs as root.
