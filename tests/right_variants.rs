@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::{fixture, grader, json, number_of, patches, staged, variant_patch, SEED};
+use common::{fixture, graded_variant, patches, staged, variant_patch, SEED};
 use serde_json::Value;
 
 /// Runs per grading, as for the wrong variants.
@@ -30,25 +30,13 @@ fn passes(name: &str) {
 /// [`passes`], with this many runs from this seed.
 fn passes_with(name: &str, runs: u64, seed: &str) {
     let submission = staged(&variant_patch("right", name));
-    let out = grader()
-        .args([
-            &number_of(name),
-            "--runs",
-            &runs.to_string(),
-            "--seed",
-            seed,
-        ])
-        .args(["--format", "json", "--workspace"])
-        .arg(submission.path())
-        .output()
-        .unwrap();
-    let report = json(&out.stdout);
-    let ex = &report["exercises"][0];
-    assert_eq!(
-        ex["build"]["ok"], true,
-        "{name} must build: {}",
-        ex["headline"]
+    let runs_arg = runs.to_string();
+    let (report, code) = graded_variant(
+        name,
+        submission.path(),
+        &["--runs", &runs_arg, "--seed", seed],
     );
+    let ex = &report["exercises"][0];
     assert_eq!(
         ex["status"],
         "passed",
@@ -59,7 +47,7 @@ fn passes_with(name: &str, runs: u64, seed: &str) {
     assert_eq!(ex["failing_run_count"], 0, "{name}");
     assert_eq!(ex["runs"], runs, "{name}");
     assert_eq!(report["errors"].as_array().map(Vec::len), Some(0), "{name}");
-    assert_eq!(out.status.code(), Some(0), "{name}");
+    assert_eq!(code, Some(0), "{name}");
 }
 
 /// The invariants an exercise failed, with what was seen, for a message.

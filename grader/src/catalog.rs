@@ -64,6 +64,20 @@ pub struct Size {
     pub max_preemptions: Option<u32>,
 }
 
+/// The two banks' smallest size, searched to the session's bound.
+const SMALL_BANK: Size = Size {
+    name: "2 steps each",
+    params: params::small_bank,
+    max_preemptions: None,
+};
+
+/// The two banks' size at the top of their random ranges.
+const FULL_BANK: Size = Size {
+    name: "150 steps each, without preemption",
+    params: params::full_bank,
+    max_preemptions: Some(0),
+};
+
 impl Size {
     /// The bound this size is searched to in a session bounded by `bound`.
     pub fn bound(&self, bound: u32) -> u32 {
@@ -109,18 +123,7 @@ pub const EXERCISES: &[Exercise] = &[
         concurrent: true,
         params: params::two_workers,
         coverage: unlocked_race::COVERAGE,
-        sizes: &[
-            Size {
-                name: "2 steps each",
-                params: params::small_bank,
-                max_preemptions: None,
-            },
-            Size {
-                name: "150 steps each, without preemption",
-                params: params::full_bank,
-                max_preemptions: Some(0),
-            },
-        ],
+        sizes: &[SMALL_BANK, FULL_BANK],
         demos: &[],
     },
     Exercise {
@@ -135,21 +138,13 @@ pub const EXERCISES: &[Exercise] = &[
         params: params::two_workers,
         coverage: locked_bank::COVERAGE,
         sizes: &[
-            Size {
-                name: "2 steps each",
-                params: params::small_bank,
-                max_preemptions: None,
-            },
+            SMALL_BANK,
             Size {
                 name: "10 steps each",
                 params: params::ten_step_bank,
                 max_preemptions: Some(0),
             },
-            Size {
-                name: "150 steps each, without preemption",
-                params: params::full_bank,
-                max_preemptions: Some(0),
-            },
+            FULL_BANK,
         ],
         demos: &["unlocked"],
     },

@@ -207,6 +207,9 @@ pub struct Workbench {
     warmed: OnceCell<Option<BuildError>>,
     /// Exercises built together already (see [`Workbench::build_together`]).
     prebuilt: std::collections::HashMap<&'static str, Built>,
+    /// The language boundary's verdict on each exercise's file, once
+    /// checked: why it is refused, if it is.
+    checked: std::collections::HashMap<&'static str, Option<boundary::Refused>>,
 }
 
 impl Workbench {
@@ -239,6 +242,7 @@ impl Workbench {
             boundary,
             warmed: OnceCell::new(),
             prebuilt: Default::default(),
+            checked: Default::default(),
         }
     }
 
@@ -278,18 +282,14 @@ impl Workbench {
         if !staged.warmth.warm {
             return;
         }
-        let ready: Vec<&'static str> = exercises
-            .iter()
-            .filter(|e| {
-                let taken = staged.taken.iter().find(|(slug, _)| *slug == e.slug);
-                let Some((_, Ok(shown))) = taken else {
-                    return false;
-                };
-                let file = staged.root.join("exercises").join(e.dir).join(STUDENT_FILE);
-                !self.boundary || boundary::refuse(&file, shown).is_none()
-            })
-            .map(|e| e.slug)
-            .collect();
+        let mut ready: Vec<&'static str> = Vec::new();
+        for e in exercises {
+            if let Some(Ok(shown)) = self.taken(e) {
+                if self.refusal(e, &shown).is_none() {
+                    ready.push(e.slug);
+                }
+            }
+        }
         let Some(builder) = self.builder.as_mut() else {
             return;
         };
@@ -299,6 +299,30 @@ impl Workbench {
         if let Some(built) = builder.build_all(&ready, deadline) {
             self.prebuilt = ready.into_iter().zip(built).collect();
         }
+    }
+
+    /// Where `e`'s file was taken from in the submission, or why it was
+    /// not; `None` when the session has no staged copy or does not grade
+    /// `e`.
+    fn taken(&self, e: &Exercise) -> Option<Result<String, String>> {
+        let staged = self.staged.as_ref().ok()?;
+        let (_, taken) = staged.taken.iter().find(|(slug, _)| *slug == e.slug)?;
+        Some(taken.clone())
+    }
+
+    /// Why the language boundary refuses `e`'s staged file (shown as
+    /// `shown`), if it does. Checked once a session: building together
+    /// and preparing each exercise both ask.
+    fn refusal(&mut self, e: &Exercise, shown: &str) -> Option<boundary::Refused> {
+        if !self.boundary {
+            return None;
+        }
+        let root = &self.staged.as_ref().ok()?.root;
+        let file = root.join("exercises").join(e.dir).join(STUDENT_FILE);
+        self.checked
+            .entry(e.slug)
+            .or_insert_with(|| boundary::refuse(&file, shown))
+            .clone()
     }
 
     /// Builds the course's shared crates, once a session: `None` when
@@ -342,41 +366,35 @@ impl Workbench {
     /// that a later build by anyone cannot change it under the running
     /// session.
     fn prepare(&mut self, e: &Exercise, bin: &Path) -> Prepared {
-        let staged = match &self.staged {
-            Ok(s) => s,
-            Err(err) => {
+        if let Err(err) = &self.staged {
+            return Prepared::Failed {
+                status: ExerciseStatus::Missing,
+                headline: err.clone(),
+                build: None,
+            };
+        }
+        let shown = match self.taken(e) {
+            Some(Ok(shown)) => shown,
+            Some(Err(why)) => {
                 return Prepared::Failed {
                     status: ExerciseStatus::Missing,
-                    headline: err.clone(),
-                    build: None,
-                }
-            }
-        };
-        let shown = match staged.taken.iter().find(|(slug, _)| *slug == e.slug) {
-            Some((_, Ok(shown))) => shown.clone(),
-            Some((_, Err(why))) => {
-                return Prepared::Failed {
-                    status: ExerciseStatus::Missing,
-                    headline: why.clone(),
+                    headline: why,
                     build: None,
                 }
             }
             None => String::new(),
         };
-        if self.boundary {
-            let file = staged.root.join("exercises").join(e.dir).join(STUDENT_FILE);
-            if let Some(refusal) = boundary::refuse(&file, &shown) {
-                return Prepared::Failed {
-                    status: ExerciseStatus::Refused,
-                    headline: refusal.headline.clone(),
-                    build: Some(BuildResult {
-                        ok: false,
-                        elapsed_ms: 0.0,
-                        error: Some(refusal.headline.clone()),
-                        details: Some(refusal.details),
-                    }),
-                };
-            }
+        if let Some(refusal) = self.refusal(e, &shown) {
+            return Prepared::Failed {
+                status: ExerciseStatus::Refused,
+                headline: refusal.headline.clone(),
+                build: Some(BuildResult {
+                    ok: false,
+                    elapsed_ms: 0.0,
+                    error: Some(refusal.headline.clone()),
+                    details: Some(refusal.details),
+                }),
+            };
         }
         // A warm-up skipped on the word of the copy's mark is made after
         // all if the build fails: the mark may be wrong, the failure the

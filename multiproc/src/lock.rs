@@ -212,12 +212,7 @@ impl Lock {
             if self.try_take()? {
                 return Ok(true);
             }
-            sched::point(Op::acquire(self.id));
-            let taken = self.try_take()?;
-            if !taken {
-                sched::gave_way();
-            }
-            return Ok(taken);
+            return self.try_acquire();
         }
         let deadline = Instant::now() + timeout;
         loop {

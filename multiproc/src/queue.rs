@@ -118,12 +118,7 @@ impl<T: Plain> Queue<T> {
             if let Some(item) = self.take_ready(Duration::ZERO)? {
                 return Ok(Some(item));
             }
-            sched::point(Op::get(self.id));
-            let item = self.take_ready(Duration::ZERO)?;
-            if item.is_none() {
-                sched::gave_way();
-            }
-            return Ok(item);
+            return self.try_get();
         }
         self.take_ready(timeout)
     }

@@ -302,6 +302,31 @@ pub fn number_of(name: &str) -> String {
     name[..2].trim_start_matches('0').to_string()
 }
 
+/// Grades the submission at `dir`, staged from the variant `name`, on its
+/// exercise alone with `args`: the JSON report and the exit code. The
+/// variant must build: a variant that does not is a broken fixture.
+pub fn graded_variant(
+    name: &str,
+    dir: &std::path::Path,
+    args: &[&str],
+) -> (serde_json::Value, Option<i32>) {
+    let out = grader()
+        .arg(number_of(name))
+        .args(args)
+        .args(["--format", "json", "--workspace"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let report = json(&out.stdout);
+    let ex = &report["exercises"][0];
+    assert_eq!(
+        ex["build"]["ok"], true,
+        "{name} must build: {}",
+        ex["headline"]
+    );
+    (report, out.status.code())
+}
+
 /// What one grading session at default settings said of a variant.
 pub struct Session {
     pub seed: u64,
@@ -323,19 +348,8 @@ pub fn default_sessions(patch: &std::path::Path, seeds: &[u64]) -> Vec<Session> 
     seeds
         .iter()
         .map(|&seed| {
-            let out = grader()
-                .args([number_of(&name).as_str(), "--seed", &seed.to_string()])
-                .args(["--format", "json", "--workspace"])
-                .arg(dir.path())
-                .output()
-                .unwrap();
-            let report = json(&out.stdout);
+            let (report, _) = graded_variant(&name, dir.path(), &["--seed", &seed.to_string()]);
             let ex = &report["exercises"][0];
-            assert_eq!(
-                ex["build"]["ok"], true,
-                "{name} must build: {}",
-                ex["headline"]
-            );
             let failed = ex["invariants"]
                 .as_array()
                 .unwrap()

@@ -11,6 +11,7 @@ use std::fs;
 use std::path::Path;
 
 /// A refused file: one line for the verdict, and every refusal.
+#[derive(Clone, Debug)]
 pub struct Refused {
     /// "refused at build: src/lib.rs:12:5: `std::fs` ...".
     pub headline: String,
