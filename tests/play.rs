@@ -208,7 +208,8 @@ fn a_process_killed_by_a_signal_is_shown_dead() {
 
 /// A move after which a process never reaches its next step (it spins
 /// between two) is stopped at the deadline and named, with the process
-/// still running; undo takes the move back, and nothing is left running.
+/// still running and the trace before the move; undo takes the move
+/// back, and nothing is left running.
 #[test]
 fn a_move_that_hangs_is_named_and_can_be_undone() {
     let faults = fixture("faults").join("play");
@@ -226,8 +227,14 @@ fn a_move_that_hangs_is_named_and_can_be_undone() {
     let frames = frames(&String::from_utf8_lossy(&out));
     let keys: Vec<&str> = frames.iter().map(|(k, _)| k.as_str()).collect();
     let hung = &frames[keys.iter().rposition(|k| *k == "key 2").unwrap()].1;
-    assert!(hung.contains("the run went wrong: timed out"), "{hung}");
-    assert!(hung.contains("(withdraw) running"), "{hung}");
+    assert!(hung.contains("the run went wrong: the move hung"), "{hung}");
+    // The trace up to the move stays, and each process says where the
+    // deadline found it: the one that spins still running.
+    assert!(hung.contains("Trace so far (2 operations)"), "{hung}");
+    assert!(
+        hung.contains("[2] withdraw     hung: still running at the deadline"),
+        "{hung}"
+    );
     let undone = &frames[keys.iter().position(|k| *k == "key u").unwrap()].1;
     assert!(undone.contains("your move"), "{undone}");
     assert!(undone.contains("[2] withdraw     next: pause"), "{undone}");

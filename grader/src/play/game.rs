@@ -12,6 +12,7 @@ use crate::catalog::Exercise;
 use crate::judge::invariants::{judge, Check, Quantifier, Violation};
 use crate::judge::run::RunData;
 use crate::run::runner::{self, Plan};
+use crate::run::supervise::{Ending, ProcInfo};
 use crate::search::schedule::{format, parse};
 use crate::timeline::Timeline;
 
@@ -26,6 +27,10 @@ pub enum Status {
     Ended,
     /// It panicked or was killed; how.
     Died(String),
+    /// The move ran past its deadline and this process was still there:
+    /// where it was (`still running at the deadline`, `waiting in
+    /// futex_do_wait`).
+    Hung(String),
 }
 
 /// One process on the screen.
@@ -96,7 +101,7 @@ pub struct Game {
 impl Game {
     /// Starts a game: runs the program to its first choice.
     pub fn new(exercise: &'static Exercise, plan: Plan) -> Game {
-        let view = play(exercise, &plan, &[], None);
+        let view = play(exercise, &plan, &[], None, None);
         let choices = parse(&view.schedule).unwrap_or_default();
         Game {
             exercise,
@@ -129,7 +134,7 @@ impl Game {
         let Some(previous) = self.history.pop() else {
             return false;
         };
-        self.view = play(self.exercise, &self.plan, &previous, None);
+        self.view = play(self.exercise, &self.plan, &previous, None, None);
         self.choices = previous;
         true
     }
@@ -166,13 +171,14 @@ impl Game {
                 Status::Waits(what) => Err(format!("{} cannot run: it waits in {what}", p.name)),
                 Status::Ended => Err(format!("{} has ended", p.name)),
                 Status::Died(how) => Err(format!("{} {how}", p.name)),
+                Status::Hung(how) => Err(format!("{} hung: {how}", p.name)),
             },
             None => Err(format!("there is no process {slot}")),
         }
     }
 
     fn go(&mut self, choices: Vec<u8>, then: Option<u8>) {
-        let view = play(self.exercise, &self.plan, &choices, then);
+        let view = play(self.exercise, &self.plan, &choices, then, Some(&self.view));
         self.history.push(std::mem::take(&mut self.choices));
         self.choices = parse(&view.schedule).unwrap_or_default();
         self.view = view;
@@ -180,8 +186,14 @@ impl Game {
 }
 
 /// Runs the program through `choices` (then `then` while it can run) and
-/// reads where it paused.
-fn play(exercise: &'static Exercise, plan: &Plan, choices: &[u8], then: Option<u8>) -> View {
+/// reads where it paused. `before` is the pause the move started from.
+fn play(
+    exercise: &'static Exercise,
+    plan: &Plan,
+    choices: &[u8],
+    then: Option<u8>,
+    before: Option<&View>,
+) -> View {
     let mut plan = plan.clone();
     let mut sched = format!("step:{}", format(choices));
     if let Some(slot) = then {
@@ -189,7 +201,68 @@ fn play(exercise: &'static Exercise, plan: &Plan, choices: &[u8], then: Option<u
     }
     plan.sched_override = Some(sched);
     let run = runner::run_once(&plan, 0);
-    view(exercise, &run, choices)
+    let seen = view(exercise, &run, choices);
+    match before {
+        Some(before)
+            if run.outcome.ending == Ending::TimedOut && seen.timeline.steps.is_empty() =>
+        {
+            hung(before, &run, seen)
+        }
+        _ => seen,
+    }
+}
+
+/// A move that ran past its deadline. Its processes were killed before
+/// they could report, so the run tells nothing of its own; but it
+/// replayed the same choices up to the move, so the pause the move
+/// started from is its trace, and each process is shown where the
+/// deadline found it (the one that spins "still running").
+fn hung(before: &View, run: &RunData, seen: View) -> View {
+    let mut found: Vec<&ProcInfo> = run.outcome.stuck.iter().collect();
+    let procs = before
+        .procs
+        .iter()
+        .map(|p| {
+            // The kernel keeps 15 bytes of a name.
+            let mut cut = p.name.len().min(15);
+            while !p.name.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            // The main process keeps its program's name: know it by pid.
+            let main = run.outcome.pids.map(|r| r.main).filter(|_| p.slot == 0);
+            let at = found
+                .iter()
+                .position(|s| Some(s.pid) == main)
+                .or_else(|| found.iter().position(|s| s.name == p.name[..cut]));
+            let status = match at.map(|i| found.remove(i)) {
+                Some(s) if s.wchan.is_empty() || s.wchan == "0" => {
+                    Status::Hung(match s.state.as_str() {
+                        "R" => "still running at the deadline".to_string(),
+                        "Z" => "ended, unreaped".to_string(),
+                        other => format!("in state {other}"),
+                    })
+                }
+                Some(s) => Status::Hung(format!("waiting in {}", s.wchan)),
+                None => match &p.status {
+                    Status::Next(_) | Status::Waits(_) => Status::Ended,
+                    other => other.clone(),
+                },
+            };
+            Proc {
+                status,
+                ..p.clone()
+            }
+        })
+        .collect();
+    View {
+        timeline: before.timeline.clone(),
+        procs,
+        phase: Phase::Broken(format!(
+            "the move hung, killed after {:.1} s",
+            run.outcome.elapsed_ms / 1000.0
+        )),
+        ..seen
+    }
 }
 
 /// What a run shows: who can run, who waits, what broke.

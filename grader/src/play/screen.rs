@@ -77,6 +77,7 @@ fn processes(frame: &mut Frame, area: Rect, view: &View, ui: &Ui) {
                 Status::Waits(w) => (format!("waits: {w}"), Style::default().fg(Color::Yellow)),
                 Status::Ended => ("ended".to_string(), Style::default().fg(Color::DarkGray)),
                 Status::Died(how) => (how.clone(), Style::default().fg(Color::Red)),
+                Status::Hung(how) => (format!("hung: {how}"), Style::default().fg(Color::Red)),
             };
             Line::from(vec![
                 Span::raw(format!("{cursor} [{}] ", p.slot)),
