@@ -451,16 +451,7 @@ pub fn stuck_procs_phrase(stuck: &[ProcInfo], names: &Names) -> String {
             let who = names
                 .known_process(p.pid)
                 .unwrap_or_else(|| format!("pid {} ({})", p.pid, p.name));
-            let wchan = if p.wchan.is_empty() || p.wchan == "0" {
-                match p.state.as_str() {
-                    "R" => "running".to_string(),
-                    "Z" => "a zombie".to_string(),
-                    s => format!("state {s}"),
-                }
-            } else {
-                format!("waiting in {}", p.wchan)
-            };
-            format!("{who} {wchan}")
+            format!("{who} {}", p.whereabouts())
         })
         .collect();
     format!("; stuck: {}", short_list(list))

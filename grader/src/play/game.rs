@@ -28,8 +28,7 @@ pub enum Status {
     /// It panicked or was killed; how.
     Died(String),
     /// The move ran past its deadline and this process was still there:
-    /// where it was (`still running at the deadline`, `waiting in
-    /// futex_do_wait`).
+    /// where it was (`running`, `waiting in futex_do_wait`).
     Hung(String),
 }
 
@@ -216,7 +215,7 @@ fn play(
 /// they could report, so the run tells nothing of its own; but it
 /// replayed the same choices up to the move, so the pause the move
 /// started from is its trace, and each process is shown where the
-/// deadline found it (the one that spins "still running").
+/// deadline found it (the one that spins "running").
 fn hung(before: &View, run: &RunData, seen: View) -> View {
     let mut found: Vec<&ProcInfo> = run.outcome.stuck.iter().collect();
     let procs = before
@@ -235,14 +234,7 @@ fn hung(before: &View, run: &RunData, seen: View) -> View {
                 .position(|s| Some(s.pid) == main)
                 .or_else(|| found.iter().position(|s| s.name == p.name[..cut]));
             let status = match at.map(|i| found.remove(i)) {
-                Some(s) if s.wchan.is_empty() || s.wchan == "0" => {
-                    Status::Hung(match s.state.as_str() {
-                        "R" => "still running at the deadline".to_string(),
-                        "Z" => "ended, unreaped".to_string(),
-                        other => format!("in state {other}"),
-                    })
-                }
-                Some(s) => Status::Hung(format!("waiting in {}", s.wchan)),
+                Some(s) => Status::Hung(s.whereabouts()),
                 None => match &p.status {
                     Status::Next(_) | Status::Waits(_) => Status::Ended,
                     other => other.clone(),

@@ -184,6 +184,22 @@ pub struct ProcInfo {
     pub wchan: String,
 }
 
+impl ProcInfo {
+    /// Where it was, in words: `waiting in futex_do_wait`, `running`, `a
+    /// zombie`, `state D`.
+    pub fn whereabouts(&self) -> String {
+        if self.wchan.is_empty() || self.wchan == "0" {
+            match self.state.as_str() {
+                "R" => "running".to_string(),
+                "Z" => "a zombie".to_string(),
+                s => format!("state {s}"),
+            }
+        } else {
+            format!("waiting in {}", self.wchan)
+        }
+    }
+}
+
 /// The pids a run was given: the kernel hands them out in order, and
 /// nothing else in the box makes processes while it runs, so the run's
 /// processes are exactly `main..=last`.
@@ -1092,5 +1108,29 @@ fn limit_hit(ending: &Ending, limits: &Limits, stderr: &[u8]) -> Option<String> 
         )),
         Ending::OutputFlood => Some(format!("output limit ({} bytes)", limits.output_kill)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProcInfo;
+
+    #[test]
+    fn whereabouts_name_the_wait_or_the_state() {
+        let at = |state: &str, wchan: &str| {
+            ProcInfo {
+                pid: 2,
+                name: "P1".into(),
+                state: state.into(),
+                wchan: wchan.into(),
+            }
+            .whereabouts()
+        };
+        assert_eq!(at("S", "futex_do_wait"), "waiting in futex_do_wait");
+        // A kernel that hides where a process waits says 0.
+        assert_eq!(at("R", "0"), "running");
+        assert_eq!(at("R", ""), "running");
+        assert_eq!(at("Z", "0"), "a zombie");
+        assert_eq!(at("D", "0"), "state D");
     }
 }
