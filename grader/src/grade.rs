@@ -453,25 +453,22 @@ impl Workbench {
         };
         // Always, even with the source check off: it looks at what
         // the compiler made, whatever the source did.
-        {
-            let ctors = match &built.library {
-                Some(rlib) => binary::constructors(rlib),
-                None => Some(
-                    "refused after the build: the compiled library could not be found to check"
-                        .into(),
-                ),
+        let ctors = match &built.library {
+            Some(rlib) => binary::constructors(rlib),
+            None => Some(
+                "refused after the build: the compiled library could not be found to check".into(),
+            ),
+        };
+        if let Some(why) = ctors {
+            return Prepared::Failed {
+                status: ExerciseStatus::Refused,
+                headline: why.clone(),
+                build: Some(BuildResult {
+                    ok: false,
+                    error: Some(why),
+                    ..build
+                }),
             };
-            if let Some(why) = ctors {
-                return Prepared::Failed {
-                    status: ExerciseStatus::Refused,
-                    headline: why.clone(),
-                    build: Some(BuildResult {
-                        ok: false,
-                        error: Some(why),
-                        ..build
-                    }),
-                };
-            }
         }
         match private_copy(&built.executable, bin, e.slug) {
             Ok(program) => Prepared::Ready { program, build },
@@ -874,9 +871,7 @@ fn finish(f: InFlight, ran: Ran, opts: &Options, interrupted: bool) -> ExerciseR
                         e.distributions.len(),
                     );
                     let schedules = found.verdicts.len();
-                    for v in found.verdicts {
-                        t.add(v);
-                    }
+                    t.extend(found.verdicts);
                     let of_search = t.finish(&names, &situations, &replay);
                     let sampled_runs = sampled.is_some().then_some(done);
                     done = verdict::merge(&f.invariants, of_search, schedules, sampled_runs);
@@ -1024,9 +1019,7 @@ fn smallest(
     let found = search::search(&request, &|_| {});
     found.result.counterexample.as_ref()?;
     let mut tally = Tally::new(invariants.to_vec(), e.distributions.len());
-    for v in found.verdicts {
-        tally.add(v);
-    }
+    tally.extend(found.verdicts);
     let replay = |seed, place: Option<&Place>| opts.replay_command(e, seed, place);
     let done = tally.finish(&[], &[], &replay);
     let failure = done.invariants.into_iter().next()?.failure?;

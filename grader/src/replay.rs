@@ -8,8 +8,6 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use course_report::RunConfig;
-
 use crate::catalog::Exercise;
 use crate::course::Course;
 use crate::grade::{cpus, Workbench};
@@ -132,14 +130,7 @@ pub fn replay(course: &Course, req: &Request, paint: Paint) -> (String, bool) {
         bare: !req.sandbox,
     };
     let config = match size {
-        Some((n, size)) => RunConfig {
-            exercise: e.slug.to_string(),
-            seed: n as u64,
-            sched: plan.config(0).sched,
-            time_scale: 0.0,
-            demo: req.demo.clone(),
-            params: (size.params)(),
-        },
+        Some((n, size)) => plan.config_at_size(n, size, plan.config(0).sched),
         None => plan.config(0),
     };
     let sched = config.sched.clone();

@@ -505,7 +505,7 @@ fn walk(root: &Path, f: &mut dyn FnMut(&Path, &Path) -> io::Result<()>) -> io::R
     Ok(())
 }
 
-/// Copies `from` to `to` unless `to` already has the same bytes; returns
+/// Writes `new` to `to` unless `to` already holds those bytes; returns
 /// whether it wrote.
 fn write_if_changed(to: &Path, new: &[u8]) -> io::Result<bool> {
     if fs::read(to).is_ok_and(|old| old == new) {

@@ -520,6 +520,15 @@ pub struct Tally {
     covered: Vec<usize>,
 }
 
+/// Adds each run's verdict in turn (a search's schedules, say).
+impl Extend<RunVerdict> for Tally {
+    fn extend<I: IntoIterator<Item = RunVerdict>>(&mut self, verdicts: I) {
+        for v in verdicts {
+            self.add(v);
+        }
+    }
+}
+
 impl Tally {
     /// An empty tally for these invariants and `distributions` values.
     pub fn new(invariants: Vec<Invariant>, distributions: usize) -> Tally {

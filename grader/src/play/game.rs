@@ -329,10 +329,10 @@ pub fn view(exercise: &Exercise, run: &RunData, choices: &[u8]) -> View {
                 (_, Some(how)) => Status::Died(how),
                 (Some(s), None) if s.runnable => Status::Next(without_pids(&s.waiting_for)),
                 (Some(s), None) => Status::Waits(without_pids(&s.waiting_for)),
-                (None, None) if died.is_some() => Status::Died(died.unwrap_or_default()),
-                (None, None) => match &phase {
-                    Phase::Broken(why) => Status::Died(why.clone()),
-                    _ => Status::Ended,
+                (None, None) => match (died, &phase) {
+                    (Some(how), _) => Status::Died(how),
+                    (None, Phase::Broken(why)) => Status::Died(why.clone()),
+                    (None, _) => Status::Ended,
                 },
             };
             Proc {

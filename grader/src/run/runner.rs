@@ -20,8 +20,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use course_report::{Params, Report, RunConfig};
+use multiproc::sched::Mode;
 
 use crate::build::compile::SYSTEM_DIRS;
+use crate::catalog::Size;
 use crate::judge::run::{ReportProblem, RunData};
 use crate::mode::ModeKind;
 use crate::run::cgroup::GroupLimits;
@@ -85,6 +87,21 @@ impl Plan {
             time_scale: self.time_scale,
             demo: self.demo.clone(),
             params: (self.params)(seed),
+        }
+    }
+
+    /// The configuration of a run at the exhaustive search's size
+    /// `number` (1-based) under `sched`: the size's parameters, no
+    /// pauses, and the size's number as its seed. The search runs its
+    /// schedules so, and a replay or a picture of one must run it alike.
+    pub fn config_at_size(&self, number: usize, size: &Size, sched: String) -> RunConfig {
+        RunConfig {
+            exercise: self.exercise.clone(),
+            seed: number as u64,
+            sched,
+            time_scale: 0.0,
+            demo: self.demo.clone(),
+            params: (size.params)(),
         }
     }
 
@@ -255,7 +272,11 @@ fn ask(
             Err(e) => return Err(e.to_string()),
         }
     }
-    let one_at_a_time = !matches!(config.sched.split(':').next(), Some("free" | "perturb"));
+    // Where the operating system schedules, a run keeps every CPU.
+    let one_at_a_time = !matches!(
+        config.sched.parse::<Mode>(),
+        Ok(Mode::Free | Mode::Perturb { .. })
+    );
     let request = Request::Run {
         config: config.clone(),
         limits: plan.limits(),

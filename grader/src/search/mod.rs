@@ -44,7 +44,6 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
-use course_report::RunConfig;
 use serde::Serialize;
 
 use crate::catalog::{Exercise, Size};
@@ -436,14 +435,8 @@ fn worker(req: &Request, state: &Mutex<State>, wake: &Condvar, tell: &(dyn Fn(St
 /// and what went wrong with the search, if anything.
 fn run_schedule(req: &Request, size: usize, node: Node) -> (Done, Leads, Option<String>) {
     let e = req.exercise;
-    let config = RunConfig {
-        exercise: e.slug.to_string(),
-        seed: size as u64 + 1,
-        sched: format!("replay:{}", schedule::format(&node.prefix)),
-        time_scale: 0.0,
-        demo: req.plan.demo.clone(),
-        params: (e.sizes[size].params)(),
-    };
+    let sched = format!("replay:{}", schedule::format(&node.prefix));
+    let config = req.plan.config_at_size(size + 1, &e.sizes[size], sched);
     let t = Instant::now();
     let run = runner::run_with(req.plan, 0, config);
     let mut v = verdict::judge_run(e, req.invariants, &run);

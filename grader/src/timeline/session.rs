@@ -140,12 +140,10 @@ pub fn replays(course: &Course, opts: &Options, session: &Session) -> Vec<Pictur
             params: e.params,
             bare: !opts.sandbox,
         };
-        let mut config = plan.config(0);
-        if let Some(size) = shown.size.and_then(|n| e.sizes.get(n - 1)) {
-            // As the search ran it (see `search::run_schedule`).
-            config.params = (size.params)();
-            config.time_scale = 0.0;
-        }
+        let config = match shown.size.and_then(|n| Some((n, e.sizes.get(n - 1)?))) {
+            Some((n, size)) => plan.config_at_size(n, size, plan.config(0).sched),
+            None => plan.config(0),
+        };
         let run = runner::run_with(&plan, 0, config);
         let broken = broken(e, &run);
         let timeline = Timeline::of_run(e, &run, &broken, false);
